@@ -1,0 +1,114 @@
+/**
+ * The input stage: MQTT messages → the input document a mapping reads. `json` documents are the
+ * payload (or the merge of several topics' payloads); `tree` documents hold one leaf per topic,
+ * for BMSes that publish one plain value per topic (ESPHome, Tasmota, Venus's own MQTT bridge).
+ */
+import type { InputSpec } from '../mapping/index.js';
+import { documentKeys, topicMatches } from './topics.js';
+
+export type Accepted = { ok: true; doc: unknown } | { ok: false; reason: string };
+
+export interface DocumentOptions {
+  input: InputSpec;
+  /** The battery's topic filters; a message is keyed by the first that matches. */
+  topics: string[];
+  /** Larger payloads are refused (protects a small GX device). */
+  maxPayloadBytes?: number;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
+
+export class DocumentBuilder {
+  private readonly format: 'json' | 'tree';
+  private readonly perTopic = new Map<string, unknown>();
+  private tree: Record<string, unknown> = {};
+  private merged: unknown;
+  private readonly max: number;
+
+  constructor(private readonly opts: DocumentOptions) {
+    this.format = opts.input.format ?? 'json';
+    this.max = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  }
+
+  /** The current document. */
+  get document(): unknown {
+    return this.format === 'tree' ? this.tree : this.merged;
+  }
+
+  /** Take one message; on success the returned document includes it. */
+  accept(topic: string, payload: Buffer | string): Accepted {
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    if (size > this.max) return { ok: false, reason: `payload of ${size} bytes is over the limit of ${this.max}` };
+    const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+    return this.format === 'tree' ? this.acceptLeaf(topic, text) : this.acceptJson(topic, text);
+  }
+
+  private acceptJson(topic: string, text: string): Accepted {
+    if (text.trim() === '') return { ok: false, reason: 'empty payload' };
+    let value: unknown;
+    try {
+      value = unwrap(JSON.parse(text), this.opts.input.unwrap);
+    } catch (err) {
+      return { ok: false, reason: `not valid JSON: ${(err as Error).message}` };
+    }
+    if (!isObject(value)) return { ok: false, reason: `expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}` };
+    const previous = this.perTopic.get(topic);
+    this.perTopic.set(topic, this.opts.input.merge && isObject(previous) ? mergeDeep(previous, value) : value);
+    // One topic (the usual case): the document is that payload, no copying.
+    this.merged = this.perTopic.size === 1 ? this.perTopic.get(topic) : [...this.perTopic.values()].reduce((a, b) => mergeDeep(a, b), {});
+    return { ok: true, doc: this.merged };
+  }
+
+  private acceptLeaf(topic: string, text: string): Accepted {
+    const filter = this.opts.topics.find((f) => topicMatches(f, topic));
+    const keys = filter ? documentKeys(filter, topic) : topic.split('/');
+    if (keys.length === 0 || keys.some((k) => k === '')) return { ok: false, reason: `topic ${topic} gives no document key` };
+    let value = parseLeaf(text);
+    try {
+      value = unwrap(value, this.opts.input.unwrap);
+    } catch (err) {
+      return { ok: false, reason: `not valid JSON inside "${this.opts.input.unwrap}": ${(err as Error).message}` };
+    }
+    let node = this.tree;
+    for (const k of keys.slice(0, -1)) {
+      const next = node[k];
+      node = isObject(next) ? next : (node[k] = {});
+    }
+    node[keys[keys.length - 1]!] = value;
+    return { ok: true, doc: this.tree };
+  }
+}
+
+/** A plain-value payload: JSON when it parses ("52.70", "true", "{...}"), else the text ("ON"). */
+export function parseLeaf(text: string): unknown {
+  const t = text.trim();
+  if (t === '') return undefined;
+  try {
+    return JSON.parse(t);
+  } catch {
+    return text;
+  }
+}
+
+/** Strip a {"<key>": X} wrapper; X holding JSON text is parsed (dbus-serialbattery's JsonData). */
+export function unwrap(value: unknown, key: string | undefined): unknown {
+  if (!key || !isObject(value) || !(key in value)) return value;
+  const inner = value[key];
+  if (typeof inner === 'string') {
+    const t = inner.trim();
+    if (t.startsWith('{') || t.startsWith('[')) return JSON.parse(t);
+  }
+  return inner;
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A new object with `b` merged into `a`: objects merge key by key, anything else replaces. */
+export function mergeDeep(a: unknown, b: unknown): unknown {
+  if (!isObject(a) || !isObject(b)) return b;
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = mergeDeep(a[k], v);
+  return out;
+}

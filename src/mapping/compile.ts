@@ -1,0 +1,203 @@
+/**
+ * Compiles a validated mapping file once: expands ranges, parses every JSONata expression, picks
+ * a fast JS evaluator where one exists, compiles text formats and orders paths so that a path
+ * reading `$path('/X')` is evaluated after /X. Every problem found is reported with its line.
+ */
+import jsonata from 'jsonata';
+import type { Problem } from '../errors.js';
+import { FileProblemsError } from '../errors.js';
+import { coerce } from '../venus/coerce.js';
+import { compileFormat, defaultFormatter, type TextFormatter } from '../venus/format.js';
+import type { DbusType, PathValue } from '../venus/types.js';
+import { lineOf, type YamlDocument } from '../util/yaml-file.js';
+import { expandPaths, type ExpandedEntry } from './expand.js';
+import { compileFast, type FastFn } from './fast.js';
+import { HELPERS } from './helpers.js';
+import type { Expressions, InputSpec, MappingFile } from './model.js';
+import { validateMappingShape } from './validate.js';
+
+export interface CompiledExpr {
+  source: string;
+  line?: number;
+  /** Direct JS evaluation, when the expression is simple enough; else only JSONata. */
+  fast?: FastFn;
+  jsonata: jsonata.Expression;
+}
+
+export interface CompiledPath {
+  index: number;
+  path: string;
+  type: DbusType;
+  value: CompiledExpr[];
+  fallback: CompiledExpr[];
+  default: PathValue;
+  format: TextFormatter;
+  textFormat?: string;
+  min?: number;
+  max?: number;
+  writable: boolean;
+  /** Seconds between recomputations of a derived value: a number or the name of a variable. */
+  interval?: number | string;
+  description?: string;
+  line?: number;
+}
+
+export interface CompiledMapping {
+  file: string;
+  name: string;
+  description?: string;
+  input: Required<Omit<InputSpec, 'unwrap' | 'topic'>> & Pick<InputSpec, 'unwrap' | 'topic'>;
+  /** In declaration order. */
+  paths: CompiledPath[];
+  /** Indexes into `paths` in evaluation order (dependencies first). */
+  order: number[];
+  required: number[];
+  variables: Record<string, number | string | boolean>;
+  byPath: Map<string, CompiledPath>;
+}
+
+/** Compile a parsed YAML document; throws FileProblemsError listing every problem. */
+export function compileMapping(doc: YamlDocument): CompiledMapping {
+  const shapeProblems = validateMappingShape(doc);
+  if (shapeProblems.length) throw new FileProblemsError(shapeProblems);
+  const m = doc.data as MappingFile;
+  const problems: Problem[] = [];
+  const lineOfKey = (key: string) => lineOf(doc.text, ['paths', key]);
+  const { entries, problems: rangeProblems } = expandPaths(m.paths, doc.file, lineOfKey);
+  problems.push(...rangeProblems);
+
+  const variables = Object.fromEntries(Object.entries(m.variables ?? {}).map(([k, v]) => [k, v.default]));
+  const paths = entries.map((e, index) => compilePath(e, index, doc, variables, problems));
+  const byPath = new Map(paths.map((p) => [p.path, p]));
+
+  const required: number[] = [];
+  for (const [i, r] of (m.required ?? []).entries()) {
+    const p = byPath.get(r);
+    if (p) required.push(p.index);
+    else problems.push({ file: doc.file, line: lineOf(doc.text, ['required', i]), where: 'required', reason: `${r} is not one of the mapping's paths` });
+  }
+  const order = evaluationOrder(paths, byPath, doc.file, problems);
+  if (problems.length) throw new FileProblemsError(problems);
+  const input = m.input ?? {};
+  return {
+    file: doc.file,
+    name: m.name ?? doc.file,
+    description: m.description,
+    input: { format: input.format ?? 'json', merge: input.merge ?? false, unwrap: input.unwrap, topic: input.topic },
+    paths,
+    order,
+    required,
+    variables,
+    byPath,
+  };
+}
+
+function compilePath(e: ExpandedEntry, index: number, doc: YamlDocument, variables: Record<string, unknown>, problems: Problem[]): CompiledPath {
+  const { entry, key, path } = e;
+  const line = lineOf(doc.text, ['paths', key]);
+  const problem = (reason: string, at?: string[]) =>
+    problems.push({ file: doc.file, line: at ? lineOf(doc.text, ['paths', key, ...at]) ?? line : line, where: path, reason });
+
+  let format: TextFormatter = defaultFormatter;
+  if (entry.text !== undefined) {
+    try {
+      format = compileFormat(entry.text);
+    } catch (err) {
+      problem((err as Error).message, ['text']);
+    }
+  }
+  let def: PathValue = null;
+  if (entry.default !== undefined) {
+    const c = coerce(entry.default, entry.type);
+    if (c.problem) problem(`default: ${c.problem}`, ['default']);
+    def = c.value;
+  }
+  if (entry.min !== undefined && entry.max !== undefined && entry.min > entry.max) problem(`min ${entry.min} is above max ${entry.max}`, ['min']);
+  if (typeof entry.interval === 'string') {
+    const name = entry.interval.replace(/^\$/, '');
+    if (!entry.interval.startsWith('$') || !(name in variables)) problem(`interval "${entry.interval}" must be a number or $variable of this mapping`, ['interval']);
+  } else if (entry.interval !== undefined && entry.interval < 0) problem('interval must not be negative', ['interval']);
+  if (entry.value === undefined && entry.fallback === undefined && entry.default === undefined) {
+    problem('needs at least one of value, fallback or default');
+  }
+  return {
+    index,
+    path,
+    type: entry.type,
+    value: compileExprs(entry.value, 'value', key, path, doc, problems),
+    fallback: compileExprs(entry.fallback, 'fallback', key, path, doc, problems),
+    default: def,
+    format,
+    textFormat: entry.text,
+    min: entry.min,
+    max: entry.max,
+    writable: entry.writable ?? false,
+    interval: typeof entry.interval === 'string' ? entry.interval.replace(/^\$/, '') : entry.interval,
+    description: entry.description,
+    line,
+  };
+}
+
+function compileExprs(e: Expressions | undefined, field: string, key: string, path: string, doc: YamlDocument, problems: Problem[]): CompiledExpr[] {
+  if (e === undefined) return [];
+  const list = Array.isArray(e) ? e : [e];
+  const out: CompiledExpr[] = [];
+  list.forEach((src, i) => {
+    const source = typeof src === 'number' ? String(src) : src;
+    const line = lineOf(doc.text, Array.isArray(e) ? ['paths', key, field, i] : ['paths', key, field]);
+    try {
+      const expr = jsonata(source);
+      for (const [name, fn] of Object.entries(HELPERS)) expr.registerFunction(name, fn);
+      out.push({ source, line, fast: compileFast(expr.ast()), jsonata: expr });
+    } catch (err) {
+      const j = err as { message?: string; position?: number; code?: string };
+      const at = j.position !== undefined ? ` at character ${j.position}` : '';
+      problems.push({ file: doc.file, line, where: `${path} ${field}`, reason: `JSONata error${at}: ${j.message ?? String(err)} in \`${source}\`` });
+    }
+  });
+  return out;
+}
+
+/** `$path('/X')` references in an expression's AST. */
+export function pathReferences(ast: unknown, out: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(ast)) for (const a of ast) pathReferences(a, out);
+  else if (ast && typeof ast === 'object') {
+    const n = ast as { type?: string; procedure?: { type?: string; value?: unknown }; arguments?: { type?: string; value?: unknown }[] };
+    if (n.type === 'function' && n.procedure?.type === 'variable' && n.procedure.value === 'path') {
+      const arg = n.arguments?.[0];
+      if (arg?.type === 'string') out.add(String(arg.value));
+    }
+    for (const v of Object.values(ast)) if (v && typeof v === 'object') pathReferences(v, out);
+  }
+  return out;
+}
+
+function evaluationOrder(paths: CompiledPath[], byPath: Map<string, CompiledPath>, file: string, problems: Problem[]): number[] {
+  const deps = paths.map((p) => {
+    const refs = new Set<string>();
+    for (const e of [...p.value, ...p.fallback]) pathReferences(e.jsonata.ast(), refs);
+    const out: number[] = [];
+    for (const r of refs) {
+      const target = byPath.get(r);
+      if (target) out.push(target.index);
+      else problems.push({ file, line: p.line, where: p.path, reason: `$path('${r}') names a path this mapping does not define` });
+    }
+    return out;
+  });
+  const order: number[] = [];
+  const state = new Uint8Array(paths.length); // 0 new, 1 visiting, 2 done
+  const visit = (i: number, chain: number[]): void => {
+    if (state[i] === 2) return;
+    if (state[i] === 1) {
+      const cycle = [...chain.slice(chain.indexOf(i)), i].map((k) => paths[k]!.path).join(' → ');
+      problems.push({ file, line: paths[i]!.line, where: paths[i]!.path, reason: `$path references form a cycle: ${cycle}` });
+      return;
+    }
+    state[i] = 1;
+    for (const d of deps[i]!) visit(d, [...chain, i]);
+    state[i] = 2;
+    order.push(i);
+  };
+  paths.forEach((_, i) => visit(i, []));
+  return order;
+}

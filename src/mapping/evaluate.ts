@@ -1,0 +1,188 @@
+/**
+ * Evaluates a compiled mapping on input documents, one Evaluator per battery (it remembers the
+ * last good values, when derived values were last recomputed, and texts to reuse). A failing
+ * expression makes only its own path invalid; a message that leaves a required path invalid is
+ * rejected whole and the previous state stays.
+ */
+import { coerce } from '../venus/coerce.js';
+import type { PathValue } from '../venus/types.js';
+import { INVALID_TEXT } from '../venus/types.js';
+import type { CompiledExpr, CompiledMapping, CompiledPath } from './compile.js';
+import { SLOW, type FastContext } from './fast.js';
+import { resetHelperMemo } from './helpers.js';
+
+/** Where a path's value came from in one evaluation. */
+export const enum Source {
+  None = 0,
+  Value = 1,
+  Fallback = 2,
+  Default = 3,
+  /** A derived value kept from an earlier message because its interval has not passed. */
+  Held = 4,
+}
+
+export interface Evaluation {
+  values: PathValue[];
+  texts: string[];
+  sources: Uint8Array;
+  /** Per path: why it is invalid or was refused (wrong type, out of range, failing expression). */
+  problems: (string | undefined)[];
+  problemCount: number;
+  /** Indexes whose value or text differ from the evaluator's previous accepted state. */
+  changed: number[];
+  /** Required paths left invalid; non-empty means the message was rejected. */
+  missingRequired: string[];
+}
+
+/** How long one JSONata expression may run before it counts as failed. */
+const EXPRESSION_TIME_LIMIT_MS = 100;
+let deadline = 0;
+const ENTRY = Symbol.for('jsonata.__evaluate_entry');
+
+function guard(): void {
+  if (Date.now() > deadline) throw new Error(`expression ran longer than ${EXPRESSION_TIME_LIMIT_MS} ms`);
+}
+
+export class Evaluator {
+  /** Last accepted state. */
+  readonly values: PathValue[];
+  readonly texts: string[];
+  private readonly derivedAt: number[];
+  private readonly vars: Record<string, unknown>;
+  private readonly bindings: Record<string, unknown>;
+  private current: PathValue[] = [];
+
+  constructor(
+    readonly mapping: CompiledMapping,
+    variables: Record<string, unknown> = {},
+  ) {
+    const n = mapping.paths.length;
+    this.values = new Array<PathValue>(n).fill(null);
+    this.texts = new Array<string>(n).fill(INVALID_TEXT);
+    this.derivedAt = new Array<number>(n).fill(-Infinity);
+    this.vars = { ...mapping.variables, ...variables };
+    const pathFn = (p: string) => this.readPath(p);
+    this.bindings = { ...this.vars, path: pathFn };
+    for (const p of mapping.paths) for (const e of [...p.value, ...p.fallback]) e.jsonata.assign(ENTRY as unknown as string, guard);
+  }
+
+  private readPath(p: string): unknown {
+    const target = this.mapping.byPath.get(p);
+    if (!target) return undefined;
+    const v = this.current[target.index];
+    return v === null ? undefined : v;
+  }
+
+  /** Evaluate one input document. `now` is in milliseconds (injectable for tests). */
+  async evaluate(doc: unknown, now = Date.now()): Promise<Evaluation> {
+    resetHelperMemo();
+    const { paths, order } = this.mapping;
+    const n = paths.length;
+    const values: PathValue[] = new Array(n).fill(null);
+    const texts: string[] = new Array(n);
+    const sources = new Uint8Array(n);
+    const problems: (string | undefined)[] = new Array(n);
+    const derivedAt: [number, number][] = [];
+    let problemCount = 0;
+    this.current = values;
+    const ctx: FastContext = { doc, vars: this.vars, path: (p) => this.readPath(p) };
+
+    for (const i of order) {
+      const p = paths[i]!;
+      let raw: unknown;
+      let source = Source.None;
+      let problem: string | undefined;
+      try {
+        raw = await this.first(p.value, doc, ctx);
+        if (raw !== undefined) source = Source.Value;
+        else if (p.fallback.length) {
+          const interval = this.intervalOf(p);
+          if (interval > 0 && now - this.derivedAt[i]! < interval * 1000 && this.values[i] !== null) {
+            raw = this.values[i];
+            source = Source.Held;
+          } else {
+            raw = await this.first(p.fallback, doc, ctx);
+            if (raw !== undefined) {
+              source = Source.Fallback;
+              if (interval > 0) derivedAt.push([i, now]);
+            }
+          }
+        }
+      } catch (err) {
+        problem = `expression failed: ${errorText(err)}`;
+        raw = undefined;
+      }
+      if (raw === undefined && !problem && p.default !== null) {
+        raw = p.default;
+        source = Source.Default;
+      }
+      let value: PathValue = null;
+      if (raw !== undefined && !problem) {
+        const c = coerce(raw, p.type);
+        value = c.value;
+        problem = c.problem;
+        if (value !== null && typeof value === 'number') problem = rangeProblem(p, value);
+        if (problem) value = null;
+      }
+      if (problem) {
+        problems[i] = problem;
+        problemCount++;
+      }
+      values[i] = value;
+      sources[i] = source;
+      texts[i] = value === null ? INVALID_TEXT : value === this.values[i] ? this.texts[i]! : formatText(p, value);
+    }
+
+    const missingRequired = this.mapping.required.filter((i) => values[i] === null).map((i) => paths[i]!.path);
+    const changed: number[] = [];
+    if (missingRequired.length === 0) {
+      for (let i = 0; i < n; i++) {
+        if (values[i] !== this.values[i] || texts[i] !== this.texts[i]) changed.push(i);
+        this.values[i] = values[i]!;
+        this.texts[i] = texts[i]!;
+      }
+      for (const [i, t] of derivedAt) this.derivedAt[i] = t;
+    }
+    this.current = this.values;
+    return { values, texts, sources, problems, problemCount, changed, missingRequired };
+  }
+
+  private intervalOf(p: CompiledPath): number {
+    if (p.interval === undefined) return 0;
+    if (typeof p.interval === 'number') return p.interval;
+    const v = Number(this.vars[p.interval]);
+    return Number.isFinite(v) ? v : 0;
+  }
+
+  /** The first defined result of a list of expressions (a list is "first that is defined"). */
+  private async first(exprs: CompiledExpr[], doc: unknown, ctx: FastContext): Promise<unknown> {
+    for (const e of exprs) {
+      let v = e.fast ? e.fast(ctx) : SLOW;
+      if (v === SLOW) {
+        deadline = Date.now() + EXPRESSION_TIME_LIMIT_MS;
+        v = await e.jsonata.evaluate(doc, this.bindings);
+      }
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+}
+
+function rangeProblem(p: CompiledPath, v: number): string | undefined {
+  if (p.min !== undefined && v < p.min) return `out of range: ${v} is below the minimum ${p.min}`;
+  if (p.max !== undefined && v > p.max) return `out of range: ${v} is above the maximum ${p.max}`;
+  return undefined;
+}
+
+function formatText(p: CompiledPath, value: Exclude<PathValue, null>): string {
+  try {
+    return p.format(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function errorText(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.code ? `${e.code} ${e.message}` : e.message ?? String(err);
+}

@@ -1,0 +1,216 @@
+/**
+ * A direct JS evaluator for the simple JSONata expressions that make up most mappings: field
+ * references (`Dc.Voltage`), literals, `??`, `$variables`, `$path('/X')`, the battery helpers,
+ * arithmetic and conditions. JSONata 2.x evaluation is async and costs microseconds even for a
+ * field reference; this runs in nanoseconds. Wherever JSONata's semantics could differ (arrays,
+ * sequences, type errors) the fast evaluator answers SLOW and the caller runs real JSONata.
+ */
+import { HELPERS } from './helpers.js';
+
+export const SLOW: unique symbol = Symbol('slow');
+
+export interface FastContext {
+  doc: unknown;
+  vars: Record<string, unknown>;
+  path: (p: string) => unknown;
+}
+
+export type FastFn = (ctx: FastContext) => unknown;
+
+/* JSONata's AST is untyped; these are the fields we read. */
+interface Node {
+  type: string;
+  value?: unknown;
+  steps?: Node[];
+  arguments?: Node[];
+  procedure?: Node;
+  condition?: Node;
+  then?: Node;
+  else?: Node;
+  lhs?: Node;
+  rhs?: Node;
+  expression?: Node;
+  expressions?: Node[];
+  [other: string]: unknown;
+}
+
+const PLAIN_STEP_KEYS = new Set(['type', 'value', 'position']);
+const PLAIN_PATH_KEYS = new Set(['type', 'steps', 'position']);
+
+/** Compile an AST to a fast function, or undefined when it needs JSONata. */
+export function compileFast(ast: unknown): FastFn | undefined {
+  return node(ast as Node);
+}
+
+function node(n: Node | undefined): FastFn | undefined {
+  if (!n) return undefined;
+  switch (n.type) {
+    case 'number':
+    case 'string':
+    case 'value': {
+      const v = n.value;
+      return () => v;
+    }
+    case 'path':
+      return path(n);
+    case 'name':
+      return steps([n]);
+    case 'variable':
+      return variable(n);
+    case 'function':
+      return call(n);
+    case 'condition':
+      return condition(n);
+    case 'binary':
+      return binary(n);
+    case 'unary':
+      return n.value === '-' ? negate(n) : undefined;
+    case 'block':
+      return n.expressions?.length === 1 ? node(n.expressions[0]) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** True when the node carries nothing beyond `allowed` (keys set to undefined don't count). */
+function onlyKeys(n: Node, allowed: Set<string>): boolean {
+  return Object.keys(n).every((k) => allowed.has(k) || n[k] === undefined);
+}
+
+function path(n: Node): FastFn | undefined {
+  if (!onlyKeys(n, PLAIN_PATH_KEYS) || !n.steps?.length) return undefined;
+  const [first, ...rest] = n.steps;
+  if (first!.type === 'name') return steps(n.steps);
+  // `$cells(Voltages).min`: a fast head (a call or variable, checked for extras by node())
+  // followed by plain field steps.
+  const head = first!.type === 'function' || first!.type === 'variable' ? node(first) : undefined;
+  if (!head) return undefined;
+  const tail = rest.length ? names(rest) : undefined;
+  if (rest.length && !tail) return undefined;
+  return (ctx) => {
+    const v = head(ctx);
+    if (v === SLOW || !tail) return v;
+    return walk(v, tail);
+  };
+}
+
+function names(list: Node[]): string[] | undefined {
+  const out: string[] = [];
+  for (const s of list) {
+    if (s.type !== 'name' || !onlyKeys(s, PLAIN_STEP_KEYS)) return undefined;
+    out.push(String(s.value));
+  }
+  return out;
+}
+
+function steps(list: Node[]): FastFn | undefined {
+  const keys = names(list);
+  if (!keys) return undefined;
+  return (ctx) => walk(ctx.doc, keys);
+}
+
+/** Field navigation; arrays anywhere mean JSONata's sequence semantics, so hand over. */
+function walk(start: unknown, keys: string[]): unknown {
+  let cur = start;
+  for (const k of keys) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    if (Array.isArray(cur)) return SLOW;
+    cur = (cur as Record<string, unknown>)[k];
+    if (cur === undefined) return undefined;
+  }
+  return Array.isArray(cur) ? SLOW : cur;
+}
+
+function variable(n: Node): FastFn | undefined {
+  if (!onlyKeys(n, PLAIN_STEP_KEYS)) return undefined;
+  const name = String(n.value);
+  if (name === '') return (ctx) => (Array.isArray(ctx.doc) ? SLOW : ctx.doc);
+  return (ctx) => (name in ctx.vars ? ctx.vars[name] : SLOW);
+}
+
+function call(n: Node): FastFn | undefined {
+  if (n.procedure?.type !== 'variable' || !onlyKeys(n, new Set(['type', 'value', 'position', 'arguments', 'procedure']))) return undefined;
+  const name = String(n.procedure.value);
+  const args = (n.arguments ?? []).map(node);
+  if (args.some((a) => a === undefined)) return undefined;
+  const fns = args as FastFn[];
+  if (name === 'exists' && fns.length === 1) {
+    const a = fns[0]!;
+    return (ctx) => {
+      const v = a(ctx);
+      return v === SLOW ? SLOW : v !== undefined;
+    };
+  }
+  if (name === 'path' && fns.length === 1 && n.arguments![0]!.type === 'string') {
+    const p = String(n.arguments![0]!.value);
+    return (ctx) => ctx.path(p);
+  }
+  const helper = HELPERS[name];
+  if (!helper) return undefined;
+  return (ctx) => {
+    const values: unknown[] = [];
+    for (const f of fns) {
+      const v = f(ctx);
+      if (v === SLOW) return SLOW;
+      values.push(v);
+    }
+    return helper(...values);
+  };
+}
+
+/** JSONata's boolean cast for the values a fast path can see; arrays go to JSONata. */
+function truthy(v: unknown): boolean | typeof SLOW {
+  if (v === undefined || v === null) return false;
+  if (Array.isArray(v)) return SLOW;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  if (typeof v === 'function') return SLOW;
+  return Boolean(v);
+}
+
+function condition(n: Node): FastFn | undefined {
+  const c = node(n.condition);
+  const t = node(n.then);
+  const e = n.else ? node(n.else) : () => undefined;
+  if (!c || !t || !e) return undefined;
+  return (ctx) => {
+    const v = c(ctx);
+    if (v === SLOW) return SLOW;
+    const b = truthy(v);
+    if (b === SLOW) return SLOW;
+    return b ? t(ctx) : e(ctx);
+  };
+}
+
+const ARITHMETIC: Record<string, (a: number, b: number) => number> = {
+  '+': (a, b) => a + b,
+  '-': (a, b) => a - b,
+  '*': (a, b) => a * b,
+  '/': (a, b) => a / b,
+  '%': (a, b) => a % b,
+};
+
+function binary(n: Node): FastFn | undefined {
+  const op = ARITHMETIC[String(n.value)];
+  const l = node(n.lhs);
+  const r = node(n.rhs);
+  if (!op || !l || !r) return undefined;
+  return (ctx) => {
+    const a = l(ctx);
+    const b = r(ctx);
+    if (a === SLOW || b === SLOW) return SLOW;
+    if (a === undefined || b === undefined) return undefined;
+    if (typeof a !== 'number' || typeof b !== 'number') return SLOW; // JSONata raises T2001/T2002
+    const v = op(a, b);
+    return Number.isFinite(v) ? v : SLOW; // JSONata raises D1001
+  };
+}
+
+function negate(n: Node): FastFn | undefined {
+  const e = node(n.expression);
+  if (!e) return undefined;
+  return (ctx) => {
+    const v = e(ctx);
+    if (v === SLOW || v === undefined) return v;
+    return typeof v === 'number' ? -v : SLOW;
+  };
+}

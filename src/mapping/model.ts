@@ -1,0 +1,40 @@
+/** The mapping file as written (after schema validation), and its compiled form. */
+import type { DbusType } from '../venus/types.js';
+
+export type Expressions = string | number | string[];
+
+export interface PathEntry {
+  type: DbusType;
+  value?: Expressions;
+  fallback?: Expressions;
+  default?: number | string;
+  text?: string;
+  min?: number;
+  max?: number;
+  writable?: boolean;
+  interval?: number | string;
+  range?: number[];
+  description?: string;
+}
+
+export interface InputSpec {
+  format?: 'json' | 'tree';
+  unwrap?: string;
+  merge?: boolean;
+  topic?: string;
+}
+
+export interface MappingFile {
+  name?: string;
+  description?: string;
+  input?: InputSpec;
+  required?: string[];
+  variables?: Record<string, { default: number | string | boolean; description?: string }>;
+  paths: Record<string, PathEntry>;
+}
+
+/** Where an expression or entry came from, for error messages. */
+export interface SourceRef {
+  file: string;
+  line?: number;
+}

@@ -1,0 +1,77 @@
+/**
+ * Coercion of loosely typed input (JSON, JSONata results, SetValue arguments) to a path's fixed
+ * D-Bus type. A value that cannot be represented becomes invalid (null) with a reason, never a
+ * different type: Victron consumers must see the same signature on a path for its whole life.
+ */
+import type { DbusType, PathValue } from './types.js';
+
+export interface Coerced {
+  value: PathValue;
+  /** Set when the input was present but unusable: the path goes invalid and this is logged. */
+  problem?: string;
+}
+
+const INTEGER_RANGE: Record<string, [number, number]> = {
+  y: [0, 255],
+  n: [-32768, 32767],
+  q: [0, 65535],
+  i: [-2147483648, 2147483647],
+  u: [0, 4294967295],
+  x: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  t: [0, Number.MAX_SAFE_INTEGER],
+};
+
+export function isIntegerType(type: DbusType): boolean {
+  return type in INTEGER_RANGE;
+}
+
+/** Coerce `input` to `type`. null/undefined → invalid without a problem (absence is not an error). */
+export function coerce(input: unknown, type: DbusType): Coerced {
+  if (input === null || input === undefined) return { value: null };
+  if (type === 's') return coerceString(input);
+  const n = toNumber(input);
+  if (n === undefined) return { value: null, problem: `expected a number, got ${describe(input)}` };
+  if (!Number.isFinite(n)) return { value: null, problem: `${describe(input)} is not a finite number` };
+  if (type === 'd') return { value: n };
+  if (type === 'b') return n === 0 || n === 1 ? { value: n } : { value: null, problem: `${n} is not a boolean (0/1)` };
+  const rounded = Math.round(n);
+  const [min, max] = INTEGER_RANGE[type]!;
+  if (rounded < min || rounded > max) {
+    return { value: null, problem: `${n} is out of range for D-Bus type ${type} (${min}..${max})` };
+  }
+  return { value: rounded === 0 ? 0 : rounded };
+}
+
+function coerceString(input: unknown): Coerced {
+  if (typeof input === 'string') return { value: input };
+  if (typeof input === 'number') return Number.isFinite(input) ? { value: String(input) } : { value: null, problem: `${input} is not a finite number` };
+  if (typeof input === 'boolean' || typeof input === 'bigint') return { value: String(input) };
+  return { value: null, problem: `expected a string, got ${describe(input)}` };
+}
+
+function toNumber(input: unknown): number | undefined {
+  switch (typeof input) {
+    case 'number':
+      return input;
+    case 'bigint':
+      return Number(input);
+    case 'boolean':
+      return input ? 1 : 0;
+    case 'string': {
+      // Plain-value topics (ESPHome, Tasmota) deliver numbers as text: "52.70".
+      const t = input.trim();
+      if (t === '' || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) return undefined;
+      return Number(t);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A short, log-safe description of an unexpected input value. */
+export function describe(input: unknown): string {
+  if (Array.isArray(input)) return `an array of ${input.length}`;
+  if (typeof input === 'object' && input !== null) return 'an object';
+  if (typeof input === 'string') return `the string ${JSON.stringify(input.length > 40 ? input.slice(0, 40) + '…' : input)}`;
+  return `${typeof input} ${String(input)}`;
+}
