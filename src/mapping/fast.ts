@@ -198,9 +198,10 @@ function binary(n: Node): FastFn | undefined {
     const a = l(ctx);
     const b = r(ctx);
     if (a === SLOW || b === SLOW) return SLOW;
+    // JSONata checks the operand types first (T2001/T2002 errors), then yields undefined.
+    if ((a !== undefined && typeof a !== 'number') || (b !== undefined && typeof b !== 'number')) return SLOW;
     if (a === undefined || b === undefined) return undefined;
-    if (typeof a !== 'number' || typeof b !== 'number') return SLOW; // JSONata raises T2001/T2002
-    const v = op(a, b);
+    const v = op(a as number, b as number);
     return Number.isFinite(v) ? v : SLOW; // JSONata raises D1001
   };
 }

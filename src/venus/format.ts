@@ -79,6 +79,7 @@ function pythonStr(n: number): string {
  * exact ties away from zero where Python rounds them to even (0.125 → "0.12" in Python).
  */
 export function toFixedPython(n: number, digits: number): string {
+  if (Object.is(n, -0)) return `-${(0).toFixed(digits)}`; // JS drops the sign of -0, Python keeps it
   const fixed = n.toFixed(digits);
   if (!isExactTie(n, digits)) return fixed;
   const scaled = Math.abs(n) * 10 ** digits;

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { coerce } from '../../src/venus/coerce.js';
+
+test('doubles stay doubles, whatever the JSON literal', () => {
+  assert.deepEqual(coerce(23, 'd'), { value: 23 });
+  assert.deepEqual(coerce('52.70', 'd'), { value: 52.7 });
+  assert.deepEqual(coerce(true, 'd'), { value: 1 });
+});
+
+test('integer types round and check their range', () => {
+  assert.deepEqual(coerce(63.4, 'i'), { value: 63 });
+  assert.deepEqual(coerce(-0.2, 'i'), { value: 0 });
+  assert.equal(coerce(2 ** 31, 'i').value, null);
+  assert.match(coerce(2 ** 31, 'i').problem!, /out of range for D-Bus type i/);
+  assert.equal(coerce(256, 'y').value, null);
+  assert.equal(coerce(-1, 'u').value, null);
+  assert.deepEqual(coerce(2n ** 40n, 'x'), { value: 2 ** 40 });
+  assert.equal(coerce(2n ** 63n, 'x').value, null);
+});
+
+test('NaN, Infinity, objects, arrays and junk strings become invalid with a reason', () => {
+  for (const bad of [NaN, Infinity, -Infinity, {}, [1], 'abc', '', '1.2.3']) {
+    const c = coerce(bad, 'd');
+    assert.equal(c.value, null, String(bad));
+    assert.ok(c.problem, `a reason for ${String(bad)}`);
+  }
+});
+
+test('absence is invalid without a complaint', () => {
+  assert.deepEqual(coerce(undefined, 'd'), { value: null });
+  assert.deepEqual(coerce(null, 's'), { value: null });
+});
+
+test('strings: numbers become text, structures do not', () => {
+  assert.deepEqual(coerce('C3', 's'), { value: 'C3' });
+  assert.deepEqual(coerce(15, 's'), { value: '15' });
+  assert.equal(coerce({ a: 1 }, 's').value, null);
+});
