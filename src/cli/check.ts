@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { FileProblemsError, type Problem } from '../errors.js';
-import { DocumentBuilder } from '../input/index.js';
+import { DocumentBuilder, topicMatches } from '../input/index.js';
 import { Evaluator, loadMapping, Source, type CompiledMapping } from '../mapping/index.js';
 import type { DbusType, PathValue } from '../venus/types.js';
 
@@ -33,6 +33,8 @@ export interface CheckedPayload {
   error?: string;
   /** Messages of a capture that were refused, with the reason. */
   refused: { topic: string; reason: string }[];
+  /** Messages of a capture on topics the battery would not subscribe to. */
+  ignored: number;
   missingRequired: string[];
   paths: CheckedPath[];
 }
@@ -67,7 +69,7 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
 }
 
 async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckOptions): Promise<CheckedPayload> {
-  const result: CheckedPayload = { file, refused: [], missingRequired: [], paths: [] };
+  const result: CheckedPayload = { file, refused: [], ignored: 0, missingRequired: [], paths: [] };
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -79,6 +81,10 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
   const messages = captureMessages(text) ?? [[syntheticTopic(topic), text]];
   let doc: unknown;
   for (const [t, payload] of messages) {
+    if (!topicMatches(topic, t)) {
+      result.ignored++;
+      continue;
+    }
     const accepted = builder.accept(t, payload);
     if (accepted.ok) doc = accepted.doc;
     else result.refused.push({ topic: t, reason: accepted.reason });

@@ -28,6 +28,7 @@ export function renderCheck(r: CheckResult): string {
   out.push(`mapping ${r.mapping.file} (${r.mapping.name}): ${r.mapping.paths} paths, OK`);
   for (const payload of r.payloads) {
     out.push('', `== ${payload.file}`);
+    if (payload.ignored) out.push(`  (${payload.ignored} messages on topics outside the filter ignored)`);
     for (const ref of payload.refused) out.push(`  refused message on ${ref.topic}: ${ref.reason}`);
     if (payload.error) {
       out.push(`  ERROR: ${payload.error}`);

@@ -51,7 +51,7 @@ export class DocumentBuilder {
     } catch (err) {
       return { ok: false, reason: `not valid JSON: ${(err as Error).message}` };
     }
-    if (!isObject(value)) return { ok: false, reason: `expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}` };
+    if (!isObject(value)) return { ok: false, reason: `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
     const previous = this.perTopic.get(topic);
     this.perTopic.set(topic, this.opts.input.merge && isObject(previous) ? mergeDeep(previous, value) : value);
     // One topic (the usual case): the document is that payload, no copying.

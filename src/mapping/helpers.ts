@@ -103,6 +103,14 @@ export function onOff(x: unknown): number | undefined {
   return undefined;
 }
 
+/** Bit `n` (0 = lowest) of an integer bitmask, as 0 or 1: BMS error and status words. */
+export function bit(mask: unknown, n: unknown): number | undefined {
+  const m = typeof mask === 'string' && mask.trim() !== '' ? Number(mask) : mask;
+  const b = num(n);
+  if (typeof m !== 'number' || !Number.isInteger(m) || b === undefined || b < 0 || b > 52) return undefined;
+  return Math.floor(m / 2 ** b) % 2;
+}
+
 /** The helpers by the name mappings call them with ($cells, $current, ...). */
 export const HELPERS: Record<string, (...args: unknown[]) => unknown> = {
   cells,
@@ -110,4 +118,5 @@ export const HELPERS: Record<string, (...args: unknown[]) => unknown> = {
   timeToGo,
   roundHalfEven: round,
   onOff,
+  bit,
 };

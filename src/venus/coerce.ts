@@ -29,6 +29,8 @@ export function isIntegerType(type: DbusType): boolean {
 export function coerce(input: unknown, type: DbusType): Coerced {
   if (input === null || input === undefined) return { value: null };
   if (type === 's') return coerceString(input);
+  // An empty string is "no value" (serialbattery's release sends "" for invalid values).
+  if (typeof input === 'string' && input.trim() === '') return { value: null };
   const n = toNumber(input);
   if (n === undefined) return { value: null, problem: `expected a number, got ${describe(input)}` };
   if (!Number.isFinite(n)) return { value: null, problem: `${describe(input)} is not a finite number` };

@@ -20,7 +20,7 @@ test('integer types round and check their range', () => {
 });
 
 test('NaN, Infinity, objects, arrays and junk strings become invalid with a reason', () => {
-  for (const bad of [NaN, Infinity, -Infinity, {}, [1], 'abc', '', '1.2.3']) {
+  for (const bad of [NaN, Infinity, -Infinity, {}, [1], 'abc', 'nan', '1.2.3']) {
     const c = coerce(bad, 'd');
     assert.equal(c.value, null, String(bad));
     assert.ok(c.problem, `a reason for ${String(bad)}`);
@@ -29,6 +29,7 @@ test('NaN, Infinity, objects, arrays and junk strings become invalid with a reas
 
 test('absence is invalid without a complaint', () => {
   assert.deepEqual(coerce(undefined, 'd'), { value: null });
+  assert.deepEqual(coerce('', 'd'), { value: null }, 'an empty string means no value');
   assert.deepEqual(coerce(null, 's'), { value: null });
 });
 
