@@ -5,7 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { FileProblemsError, UsageError } from '../errors.js';
+import { parse, parseVars } from './args.js';
 import { check } from './check.js';
+import { run } from './run.js';
 import { renderCheck } from './table.js';
 
 const USAGE = `vbat — bring any battery's MQTT data into Victron Venus OS
@@ -16,6 +18,8 @@ Usage:
       (a JSON payload, or a capture: a JSON object of topic → payload text).
       Exit 0 when all is well, 1 on mapping errors or a payload missing required inputs,
       2 on usage errors.
+  vbat run [--config FILE] [--broker URL] [--topic TOPIC] [--mapping FILE] ...
+      Run the MQTT → D-Bus battery daemon (vbat run --help lists the options).
   vbat help
 `;
 
@@ -23,6 +27,7 @@ type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   check: runCheck,
+  run,
   help: async () => {
     process.stdout.write(USAGE);
     return 0;
@@ -51,27 +56,6 @@ async function runCheck(args: string[]): Promise<number> {
   const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var) });
   process.stdout.write((values.json ? JSON.stringify(result, null, 2) : renderCheck(result)) + '\n');
   return result.ok && result.problems.length === 0 ? 0 : 1;
-}
-
-/** --var name=value; numbers and true/false are typed, anything else is a string. */
-export function parseVars(list: string[] | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const item of list ?? []) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--var expects NAME=VALUE, got "${item}"`);
-    const raw = item.slice(eq + 1);
-    out[item.slice(0, eq)] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
-  }
-  return out;
-}
-
-/** Runs a parseArgs call, turning its complaints into usage errors (exit 2). */
-export function parse<T>(run: () => T): T {
-  try {
-    return run();
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -21,6 +21,8 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 export class DocumentBuilder {
   private readonly format: 'json' | 'tree';
   private readonly perTopic = new Map<string, unknown>();
+  /** tree format: each topic's leaf, so a source's leaves can be dropped when it goes stale. */
+  private readonly leaves = new Map<string, { keys: string[]; value: unknown }>();
   private tree: Record<string, unknown> = {};
   private merged: unknown;
   private readonly max: number;
@@ -69,14 +71,31 @@ export class DocumentBuilder {
     } catch (err) {
       return { ok: false, reason: `not valid JSON inside "${this.opts.input.unwrap}": ${(err as Error).message}` };
     }
-    let node = this.tree;
-    for (const k of keys.slice(0, -1)) {
-      const next = node[k];
-      node = isObject(next) ? next : (node[k] = {});
-    }
-    node[keys[keys.length - 1]!] = value;
+    this.leaves.set(topic, { keys, value });
+    setLeaf(this.tree, keys, value);
     return { ok: true, doc: this.tree };
   }
+
+  /** Drop what the topics matching `filter` contributed (a source that went stale). */
+  forget(filter: string): void {
+    for (const t of [...this.perTopic.keys()]) if (topicMatches(filter, t)) this.perTopic.delete(t);
+    this.merged = this.perTopic.size <= 1 ? [...this.perTopic.values()][0] : [...this.perTopic.values()].reduce((a, b) => mergeDeep(a, b), {});
+    let dropped = false;
+    for (const t of [...this.leaves.keys()]) if (topicMatches(filter, t)) dropped = this.leaves.delete(t) || dropped;
+    if (dropped) {
+      this.tree = {};
+      for (const leaf of this.leaves.values()) setLeaf(this.tree, leaf.keys, leaf.value);
+    }
+  }
+}
+
+function setLeaf(tree: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = tree;
+  for (const k of keys.slice(0, -1)) {
+    const next = node[k];
+    node = isObject(next) ? next : (node[k] = {});
+  }
+  node[keys[keys.length - 1]!] = value;
 }
 
 /** A plain-value payload: JSON when it parses ("52.70", "true", "{...}"), else the text ("ON"). */

@@ -66,6 +66,13 @@ export class Evaluator {
     for (const p of mapping.paths) for (const e of [...p.value, ...p.fallback]) e.jsonata.assign(ENTRY as unknown as string, guard);
   }
 
+  /** Forget the accepted state (the battery went stale and D-Bus shows everything invalid). */
+  reset(): void {
+    this.values.fill(null);
+    this.texts.fill(INVALID_TEXT);
+    this.derivedAt.fill(-Infinity);
+  }
+
   private readPath(p: string): unknown {
     const target = this.mapping.byPath.get(p);
     if (!target) return undefined;

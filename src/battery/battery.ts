@@ -1,0 +1,256 @@
+/**
+ * One battery at run time: MQTT messages → input document → mapping → D-Bus service, with the
+ * safety rules in between. Stale data never stays on the bus: when a required source is silent
+ * for its timeout, /Connected goes to 0 and every data path (the charge limits DVCC reads above
+ * all) goes invalid, in one ItemsChanged. The service stays registered and recovers on the next
+ * fresh message.
+ */
+import type { BatteryConfig, MqttConfig } from '../config/index.js';
+import { startService, type BusItemService } from '../dbus/index.js';
+import { DocumentBuilder } from '../input/index.js';
+import type { Logger } from '../log.js';
+import { Evaluator, frameOf, type CompiledMapping, type Evaluation } from '../mapping/index.js';
+import { MqttSource, type MqttMessage } from '../mqtt/client.js';
+import type { Frame, PathValue } from '../venus/types.js';
+import { INVALID_TEXT } from '../venus/types.js';
+import { Freshness } from './freshness.js';
+import { itemDefinitions, serviceDocument, serviceEvaluator, serviceMapping, type Diagnostics } from './identity.js';
+
+export interface BatteryOptions {
+  config: BatteryConfig;
+  mapping: CompiledMapping;
+  mqtt: MqttConfig & { url: string };
+  clientId: string;
+  busAddress?: string;
+  propertiesChanged: boolean;
+  maxPayloadBytes: number;
+  log: Logger;
+  /** Told about accepted SetValue calls (e.g. /CustomName from the GUI) so they can be persisted. */
+  onSetValue?: (path: string, value: PathValue) => void;
+  now?: () => number;
+}
+
+/** At most this many messages wait while one batch is processed; older ones are dropped. */
+const MAX_PENDING = 10_000;
+const TICK_MS = 1000;
+
+export class Battery {
+  private service?: BusItemService;
+  private source?: MqttSource;
+  private readonly documents: DocumentBuilder;
+  private readonly evaluator: Evaluator;
+  private readonly identity = serviceEvaluator();
+  private readonly freshness: Freshness;
+  private readonly diag: Diagnostics = { connected: false, accepted: 0, rejected: 0 };
+  private customName: string;
+  private lastValid = -Infinity;
+  private pending: MqttMessage[] = [];
+  private scheduled = false;
+  private busy = false;
+  private timer?: NodeJS.Timeout;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  /** Only the latest message per topic matters when messages replace the document. */
+  private readonly latestOnly: boolean;
+
+  constructor(private readonly opts: BatteryOptions) {
+    const { config, mapping } = opts;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log;
+    const sources = config.sources.length ? config.sources : [{ topic: mapping.input.topic ?? '#', timeout: config.timeout, required: true }];
+    this.freshness = new Freshness(sources);
+    this.documents = new DocumentBuilder({ input: mapping.input, topics: sources.map((s) => s.topic), maxPayloadBytes: opts.maxPayloadBytes });
+    this.evaluator = new Evaluator(mapping, config.variables);
+    this.customName = config.customName;
+    this.latestOnly = (mapping.input.format ?? 'json') === 'json' && !mapping.input.merge;
+  }
+
+  get serviceName(): string {
+    return this.opts.config.serviceName;
+  }
+
+  get connected(): boolean {
+    return this.diag.connected;
+  }
+
+  /** Export the service (everything invalid, /Connected 0), then subscribe. */
+  async start(): Promise<void> {
+    const service = serviceMapping();
+    const ev = await this.identity.evaluate(this.serviceDoc());
+    const state = (path: string) => {
+      const i = service.byPath.get(path)!.index;
+      return { value: ev.values[i]!, text: ev.texts[i]! };
+    };
+    this.service = await startService({
+      serviceName: this.opts.config.serviceName,
+      busAddress: this.opts.busAddress,
+      items: itemDefinitions(service, state, this.opts.mapping),
+      propertiesChanged: this.opts.propertiesChanged,
+      onSetValue: (path, value) => this.onSetValue(path, value),
+      onError: (err) => this.log.error(`D-Bus connection lost: ${err.message}`),
+    });
+    this.log.info(`exported ${this.opts.config.serviceName} (instance ${this.opts.config.instance}, ${this.opts.mapping.paths.length} data paths from ${this.opts.mapping.file}); waiting for data`);
+    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer.unref();
+    this.source = new MqttSource({
+      config: this.opts.mqtt,
+      clientId: this.opts.clientId,
+      topics: this.freshness.sources.map((s) => s.topic),
+      log: this.log,
+      onMessage: (m) => this.onMessage(m),
+    });
+    this.source.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([this.source?.stop(), this.service?.close()]);
+    this.source = undefined;
+    this.service = undefined;
+  }
+
+  onMessage(m: MqttMessage): void {
+    if (this.pending.length >= MAX_PENDING) {
+      this.pending.shift();
+      this.log.warnLimited('overload', `overloaded: more than ${MAX_PENDING} messages waiting, dropping the oldest`);
+    }
+    this.pending.push(m);
+    if (!this.scheduled && !this.busy) {
+      this.scheduled = true;
+      // Messages that arrive in the same socket read are mapped together, once.
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  private async drain(): Promise<void> {
+    this.scheduled = false;
+    this.busy = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.latestOnly ? latestPerTopic(this.pending) : this.pending;
+        this.pending = [];
+        await this.process(batch);
+      }
+    } catch (err) {
+      this.log.error(`internal error while processing messages: ${(err as Error).stack ?? String(err)}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async process(batch: MqttMessage[]): Promise<void> {
+    const now = this.now();
+    let fresh = false;
+    let accepted = false;
+    for (const m of batch) {
+      const source = this.freshness.sourceOf(m.topic);
+      if (!source) continue;
+      const result = this.documents.accept(m.topic, m.payload);
+      if (!result.ok) {
+        this.reject(`bad message on ${m.topic}: ${result.reason}`, `bad:${m.topic}`);
+        continue;
+      }
+      accepted = true;
+      if (!m.retained || this.opts.config.retainedIsFresh) {
+        this.freshness.markFresh(source, now);
+        fresh = true;
+      }
+    }
+    if (!accepted) return;
+    if (!fresh) {
+      this.log.debug(() => 'retained message stored; waiting for live data before publishing');
+      return;
+    }
+    if (!this.freshness.live) return; // another required source is still silent
+    const ev = await this.evaluator.evaluate(this.documents.document, now);
+    if (ev.missingRequired.length) {
+      this.reject(`message dropped: required input missing or invalid for ${ev.missingRequired.join(', ')}`, 'required');
+      return;
+    }
+    this.warnProblems(ev);
+    this.diag.accepted++;
+    this.lastValid = now;
+    const frame = frameOf(this.opts.mapping, ev, !this.diag.connected);
+    if (!this.diag.connected) {
+      this.diag.connected = true;
+      this.log.info('data is arriving: battery connected');
+    }
+    await this.publish(frame);
+  }
+
+  private reject(reason: string, key: string): void {
+    this.diag.rejected++;
+    this.diag.lastProblem = reason;
+    this.log.warnLimited(key, reason);
+  }
+
+  private warnProblems(ev: Evaluation): void {
+    if (!ev.problemCount) return;
+    ev.problems.forEach((problem, i) => {
+      if (!problem) return;
+      const path = this.opts.mapping.paths[i]!.path;
+      this.diag.lastProblem = `${path}: ${problem}`;
+      this.log.warnLimited(`value:${path}`, `${path} invalid: ${problem}`);
+    });
+  }
+
+  /** Apply data changes together with the service paths, in one ItemsChanged. */
+  private async publish(data: Frame): Promise<void> {
+    const service = this.service;
+    if (!service) return;
+    const last = this.lastValid;
+    this.diag.messageAge = last === -Infinity ? undefined : Math.max(0, Math.floor((this.now() - last) / 1000));
+    const ev = await this.identity.evaluate(this.serviceDoc());
+    for (const [path, state] of frameOf(serviceMapping(), ev)) data.set(path, state);
+    if (data.size) service.apply(data);
+  }
+
+  /** Once a second: expire sources, and refresh the diagnostics. */
+  async tick(): Promise<void> {
+    const now = this.now();
+    const expired = this.freshness.expire(now);
+    const wasConnected = this.diag.connected;
+    for (const s of expired) {
+      this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${s.required ? '' : ' (optional source: its values are dropped)'}`);
+      this.documents.forget(s.topic);
+    }
+    // A source can stay fresh with messages that never pass the mapping (e.g. `{}` each second):
+    // the battery also goes stale when no message was accepted for its timeout.
+    const silent = now - this.lastValid >= this.opts.config.timeout * 1000;
+    if (wasConnected && (!this.freshness.live || silent)) {
+      this.diag.connected = false;
+      this.evaluator.reset();
+      this.log.warn('battery stale: /Connected = 0, all data paths (charge limits included) invalid until fresh data arrives');
+      const invalid: Frame = new Map(this.opts.mapping.paths.map((p) => [p.path, { value: null, text: INVALID_TEXT }]));
+      await this.publish(invalid);
+      return;
+    }
+    if (expired.length && this.diag.connected) {
+      // An optional source went away: recompute without its values.
+      const ev = await this.evaluator.evaluate(this.documents.document, now);
+      if (!ev.missingRequired.length) return this.publish(frameOf(this.opts.mapping, ev));
+    }
+    await this.publish(new Map());
+  }
+
+  private onSetValue(path: string, value: PathValue): boolean {
+    if (path === '/CustomName') this.customName = typeof value === 'string' ? value : '';
+    this.log.info(`${path} set to ${JSON.stringify(value)} over D-Bus`);
+    this.opts.onSetValue?.(path, value);
+    return true;
+  }
+
+  private serviceDoc(): Record<string, unknown> {
+    return serviceDocument(this.opts.config, this.opts.mapping, this.customName, this.diag);
+  }
+}
+
+function latestPerTopic(messages: MqttMessage[]): MqttMessage[] {
+  if (messages.length < 2) return messages;
+  const latest = new Map<string, MqttMessage>();
+  for (const m of messages) {
+    latest.delete(m.topic); // keep arrival order of the survivors
+    latest.set(m.topic, m);
+  }
+  return [...latest.values()];
+}

@@ -1,0 +1,64 @@
+/**
+ * The service paths (identity, management, diagnostics) of schemas/service-paths.yaml, evaluated on
+ * a document built from the battery's config and state, and the item list the D-Bus service is
+ * created with: service paths first, then the mapping's data paths, all invalid until data arrives.
+ */
+import { hostname } from 'node:os';
+import type { BatteryConfig } from '../config/index.js';
+import type { ItemDefinition } from '../dbus/index.js';
+import { Evaluator, loadMapping, type CompiledMapping } from '../mapping/index.js';
+import { schemaPath } from '../util/package-root.js';
+import { VERSION } from '../version.js';
+
+let servicePaths: CompiledMapping | undefined;
+
+export function serviceMapping(): CompiledMapping {
+  return (servicePaths ??= loadMapping(schemaPath('service-paths.yaml')));
+}
+
+export interface Diagnostics {
+  connected: boolean;
+  messageAge?: number;
+  accepted: number;
+  rejected: number;
+  lastProblem?: string;
+}
+
+export function serviceDocument(cfg: BatteryConfig, mapping: CompiledMapping, customName: string, diag: Diagnostics): Record<string, unknown> {
+  return {
+    processName: 'vbat',
+    processVersion: `${VERSION} on Node.js ${process.versions.node}`,
+    connection: `MQTT ${cfg.sources.map((s) => s.topic).join(', ')}`,
+    deviceInstance: cfg.instance,
+    productId: cfg.productId,
+    productName: cfg.productName,
+    customName,
+    firmwareVersion: VERSION,
+    hardwareVersion: mapping.name,
+    serial: `vbat-${hostname()}-${cfg.name}`,
+    connected: diag.connected ? 1 : 0,
+    messageAge: diag.messageAge,
+    accepted: diag.accepted,
+    rejected: diag.rejected,
+    lastProblem: diag.lastProblem,
+  };
+}
+
+/** A service-path evaluator; service paths never reject (only /DeviceInstance is required). */
+export function serviceEvaluator(): Evaluator {
+  return new Evaluator(serviceMapping());
+}
+
+/** Item definitions for the D-Bus service. Throws when the mapping redefines a service path. */
+export function itemDefinitions(service: CompiledMapping, values: (path: string) => { value: ItemDefinition['value']; text: string }, data: CompiledMapping): ItemDefinition[] {
+  const items: ItemDefinition[] = [];
+  for (const p of service.paths) {
+    const v = values(p.path);
+    items.push({ path: p.path, type: p.type, value: v.value, text: v.text, writable: p.writable, description: p.description, format: p.format });
+  }
+  for (const p of data.paths) {
+    if (service.byPath.has(p.path)) throw new Error(`${data.file}: ${p.path} is a service path vbat sets itself; remove it from the mapping`);
+    items.push({ path: p.path, type: p.type, value: null, writable: p.writable, description: p.description, format: p.format });
+  }
+  return items;
+}

@@ -1,0 +1,135 @@
+/**
+ * Loads and checks the configuration: YAML file (optional) + command-line flags, validated by
+ * schemas/config.schema.json with defaults from the schema, then rules the schema cannot say.
+ * Every problem is reported with file and line before anything connects.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { FileProblemsError, type Problem } from '../errors.js';
+import { validTopicFilter } from '../input/index.js';
+import { mappingPath, schemaPath } from '../util/package-root.js';
+import { lineOf, loadYamlFile, pointerSegments } from '../util/yaml-file.js';
+import type { BatteryConfig, BatteryFileConfig, FileConfig, RunConfig, Source } from './types.js';
+
+/** Command-line flags that override or stand in for a file (`vbat run --broker ... --topic ...`). */
+export interface ConfigFlags {
+  broker?: string;
+  topic?: string;
+  mapping?: string;
+  instance?: number;
+  timeout?: number;
+  bus?: string;
+  name?: string;
+  logLevel?: string;
+  variables?: Record<string, unknown>;
+}
+
+export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): RunConfig {
+  const doc = file ? loadYamlFile(file) : { file: '<command line>', text: '', data: {} };
+  const data = (doc.data ?? {}) as Record<string, unknown>;
+  applyFlags(data, flags);
+  const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(JSON.parse(readFileSync(schemaPath('config.schema.json'), 'utf8')) as object);
+  const where = (e: ErrorObject) => pointerSegments(e.instancePath);
+  if (!validate(data)) {
+    throw new FileProblemsError(
+      (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf').map((e) => ({
+        file: doc.file,
+        line: lineOf(doc.text, where(e)),
+        where: where(e).join(' › ') || undefined,
+        reason: e.keyword === 'additionalProperties' ? `unknown key "${String((e.params as { additionalProperty: string }).additionalProperty)}"` : (e.message ?? e.keyword),
+      })),
+    );
+  }
+  const config = data as unknown as FileConfig;
+  const problems: Problem[] = [];
+  const problem = (segments: (string | number)[], reason: string) => problems.push({ file: doc.file, line: lineOf(doc.text, segments), where: segments.join(' › '), reason });
+  const baseDir = file ? dirname(resolve(file)) : process.cwd();
+
+  const batteries = (config.batteries ?? []).map((b, i) => normalizeBattery(b, i, baseDir, problem));
+  if (batteries.length === 0) problem([], 'no battery configured: give --topic, or a config file with batteries');
+  for (const key of ['name', 'serviceName', 'instance'] as const) {
+    const seen = new Map<unknown, number>();
+    batteries.forEach((b, i) => {
+      if (seen.has(b[key])) problem(['batteries', i], `${key} ${String(b[key])} is already used by battery ${seen.get(b[key])! + 1}`);
+      else seen.set(b[key], i);
+    });
+  }
+  const mqtt = { ...config.mqtt, url: brokerUrl(config.mqtt) };
+  const password = readPassword(config.mqtt, baseDir, (reason) => problem(['mqtt'], reason));
+  if (problems.length) throw new FileProblemsError(problems);
+  return {
+    file,
+    logLevel: config.logLevel,
+    warningInterval: config.warningInterval,
+    bus: config.bus,
+    propertiesChanged: config.propertiesChanged,
+    mqtt: { ...mqtt, password },
+    batteries,
+  };
+}
+
+function applyFlags(data: Record<string, unknown>, flags: ConfigFlags): void {
+  if (flags.logLevel) data.logLevel = flags.logLevel;
+  if (flags.bus) data.bus = flags.bus;
+  if (flags.broker) data.mqtt = { ...(data.mqtt as object), url: flags.broker };
+  const batteryFlags = flags.topic ?? flags.mapping ?? flags.instance ?? flags.timeout ?? flags.name ?? flags.variables;
+  if (batteryFlags === undefined) return;
+  const list = Array.isArray(data.batteries) ? (data.batteries as Record<string, unknown>[]) : [];
+  if (list.length > 1) throw new FileProblemsError([{ file: '<command line>', reason: 'battery flags (--topic, --mapping, --instance, --timeout, --name) need a config with at most one battery' }]);
+  const b: Record<string, unknown> = list[0] ?? { name: 'battery' };
+  if (flags.topic) {
+    b.topic = flags.topic;
+    delete b.topics;
+  }
+  if (flags.mapping) b.mapping = resolve(flags.mapping);
+  if (flags.instance !== undefined) b.instance = flags.instance;
+  if (flags.timeout !== undefined) b.timeout = flags.timeout;
+  if (flags.name) b.name = flags.name;
+  if (flags.variables) b.variables = { ...(b.variables as object), ...flags.variables };
+  data.batteries = [b];
+}
+
+function normalizeBattery(b: BatteryFileConfig, i: number, baseDir: string, problem: (at: (string | number)[], reason: string) => void): BatteryConfig {
+  const list = b.topics ?? (b.topic !== undefined ? [b.topic] : []);
+  if (b.topics && b.topic !== undefined) problem(['batteries', i, 'topic'], 'give topic or topics, not both');
+  const sources: Source[] = list.map((s) => (typeof s === 'string' ? { topic: s, timeout: b.timeout, required: true } : { topic: s.topic, timeout: s.timeout ?? b.timeout, required: s.required ?? true }));
+  sources.forEach((s, k) => {
+    const bad = validTopicFilter(s.topic);
+    if (bad) problem(['batteries', i, b.topics ? 'topics' : 'topic', ...(b.topics ? [k] : [])], bad);
+  });
+  return {
+    name: b.name,
+    sources,
+    mappingFile: b.mapping ? resolve(baseDir, b.mapping) : mappingPath('default.yaml'),
+    variables: b.variables ?? {},
+    instance: b.instance,
+    serviceName: `com.victronenergy.battery.${b.serviceSuffix ?? `vbat_${b.name.replace(/-/g, '_')}`}`,
+    productName: b.productName,
+    customName: b.customName ?? b.name,
+    productId: b.productId,
+    timeout: b.timeout,
+    retainedIsFresh: b.retainedIsFresh,
+  };
+}
+
+function brokerUrl(m: FileConfig['mqtt']): string {
+  if (m.host) return `${m.ca || m.cert ? 'mqtts' : 'mqtt'}://${m.host}:${m.port ?? (m.ca || m.cert ? 8883 : 1883)}`;
+  return m.url ?? 'mqtt://127.0.0.1:1883';
+}
+
+function readPassword(m: FileConfig['mqtt'], baseDir: string, problem: (reason: string) => void): string | undefined {
+  if (m.passwordEnv) {
+    const v = process.env[m.passwordEnv];
+    if (v === undefined) problem(`passwordEnv: the environment variable ${m.passwordEnv} is not set`);
+    return v;
+  }
+  if (m.passwordFile) {
+    try {
+      return readFileSync(resolve(baseDir, m.passwordFile), 'utf8').split('\n')[0]!.trim();
+    } catch (err) {
+      problem(`passwordFile: cannot read ${m.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return m.password;
+}

@@ -1,0 +1,82 @@
+/** The configuration as the schema (schemas/config.schema.json) describes it, defaults applied. */
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export interface MqttConfig {
+  url?: string;
+  host?: string;
+  port?: number;
+  username?: string;
+  password?: string;
+  passwordFile?: string;
+  passwordEnv?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure: boolean;
+  keepalive: number;
+  qos: 0 | 1 | 2;
+  clientId?: string;
+  reconnectMin: number;
+  reconnectMax: number;
+  maxPayloadBytes: number;
+}
+
+export type SourceConfig = string | { topic: string; timeout?: number; required?: boolean };
+
+export interface BatteryFileConfig {
+  name: string;
+  topic?: string;
+  topics?: SourceConfig[];
+  mapping?: string;
+  variables?: Record<string, unknown>;
+  instance: number;
+  serviceSuffix?: string;
+  productName: string;
+  customName?: string;
+  productId: number;
+  timeout: number;
+  retainedIsFresh: boolean;
+}
+
+export interface FileConfig {
+  logLevel: LogLevel;
+  warningInterval: number;
+  bus?: string;
+  propertiesChanged: boolean;
+  mqtt: MqttConfig;
+  batteries?: BatteryFileConfig[];
+}
+
+/** One source of a battery after normalisation. */
+export interface Source {
+  topic: string;
+  timeout: number;
+  required: boolean;
+}
+
+/** A battery ready to run: paths resolved, defaults filled, password read. */
+export interface BatteryConfig {
+  name: string;
+  /** Empty when the mapping's input.topic is to be used. */
+  sources: Source[];
+  mappingFile: string;
+  variables: Record<string, unknown>;
+  instance: number;
+  serviceName: string;
+  productName: string;
+  customName: string;
+  productId: number;
+  timeout: number;
+  retainedIsFresh: boolean;
+}
+
+export interface RunConfig {
+  file?: string;
+  logLevel: LogLevel;
+  warningInterval: number;
+  bus?: string;
+  propertiesChanged: boolean;
+  mqtt: MqttConfig & { url: string };
+  batteries: BatteryConfig[];
+}

@@ -1,0 +1,118 @@
+/**
+ * One MQTT connection for one battery: subscribe, reconnect with exponential backoff, resubscribe.
+ * Delivers raw messages; what they mean is the input stage's business. Logs once per state
+ * change (connected / lost), never once per retry, and never logs credentials.
+ */
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { MqttConfig } from '../config/index.js';
+import type { Logger } from '../log.js';
+
+export interface MqttMessage {
+  topic: string;
+  payload: Buffer;
+  /** Replayed by the broker from its store at subscribe time, not necessarily live data. */
+  retained: boolean;
+}
+
+export interface MqttSourceOptions {
+  config: MqttConfig & { url: string };
+  clientId: string;
+  topics: string[];
+  log: Logger;
+  onMessage: (m: MqttMessage) => void;
+  /** Called on every connection state change. */
+  onState?: (connected: boolean) => void;
+}
+
+export class MqttSource {
+  private client?: MqttClient;
+  private connected = false;
+  private lastError = '';
+  private backoffMs: number;
+
+  constructor(private readonly opts: MqttSourceOptions) {
+    this.backoffMs = opts.config.reconnectMin * 1000;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    const c = this.opts.config;
+    const options: IClientOptions = {
+      clientId: this.opts.clientId,
+      username: c.username,
+      password: c.password,
+      keepalive: c.keepalive,
+      clean: true,
+      reconnectPeriod: this.backoffMs,
+      connectTimeout: 10_000,
+      resubscribe: false, // we subscribe on every connect ourselves
+      rejectUnauthorized: !c.insecure,
+      ca: c.ca ? readFileSync(c.ca) : undefined,
+      cert: c.cert ? readFileSync(c.cert) : undefined,
+      key: c.key ? readFileSync(c.key) : undefined,
+    };
+    const client = mqtt.connect(c.url, options);
+    this.client = client;
+    client.on('connect', () => this.onConnect(client));
+    client.on('close', () => this.onClose(client));
+    client.on('error', (err) => this.onError(err));
+    client.on('message', (topic, payload, packet) => this.opts.onMessage({ topic, payload, retained: packet.retain }));
+  }
+
+  private onConnect(client: MqttClient): void {
+    // Nagle's algorithm would hold small packets back for tens of milliseconds.
+    (client.stream as Partial<Socket> | undefined)?.setNoDelay?.(true);
+    this.backoffMs = this.opts.config.reconnectMin * 1000;
+    client.options.reconnectPeriod = this.backoffMs;
+    this.connected = true;
+    this.lastError = '';
+    this.opts.log.info(`MQTT connected to ${safeUrl(this.opts.config.url)}`);
+    client.subscribe(this.opts.topics, { qos: this.opts.config.qos }, (err, granted) => {
+      if (err) this.opts.log.error(`MQTT subscribe to ${this.opts.topics.join(', ')} failed: ${err.message}`);
+      else if (granted?.some((g) => g.qos === 128)) this.opts.log.error(`MQTT broker refused the subscription to ${granted.filter((g) => g.qos === 128).map((g) => g.topic).join(', ')}`);
+      else this.opts.log.debug(() => `subscribed to ${this.opts.topics.join(', ')}`);
+    });
+    this.opts.onState?.(true);
+  }
+
+  private onClose(client: MqttClient): void {
+    if (this.client !== client) return; // stopped on purpose
+    if (this.connected) {
+      this.connected = false;
+      this.opts.log.warn(`MQTT connection to ${safeUrl(this.opts.config.url)} lost${this.lastError ? ` (${this.lastError})` : ''}; reconnecting`);
+      this.opts.onState?.(false);
+    }
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.config.reconnectMax * 1000);
+    client.options.reconnectPeriod = this.backoffMs;
+  }
+
+  private onError(err: Error): void {
+    const text = err.message;
+    if (text === this.lastError) return;
+    this.lastError = text;
+    if (!this.connected) this.opts.log.warn(`MQTT cannot connect to ${safeUrl(this.opts.config.url)}: ${text}; retrying with backoff up to ${this.opts.config.reconnectMax} s`);
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.client = undefined;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 500);
+      client.end(true, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+/** The broker URL without any user:password part. */
+export function safeUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//');
+}

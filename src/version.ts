@@ -1,0 +1,2 @@
+/** vbat's version, shown as /FirmwareVersion and in `vbat --version`. Kept in step with package.json by a test. */
+export const VERSION = '0.1.0';

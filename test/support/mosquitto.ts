@@ -1,0 +1,100 @@
+/**
+ * A private mosquitto broker for tests: 127.0.0.1 on a free port, no persistence, anonymous.
+ * It can be stopped and started again on the same port (broker restart tests). Every wait is
+ * bounded and the broker is SIGKILLed when the test process exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Broker {
+  readonly url: string;
+  readonly port: number;
+  /** Stop the broker process (the port stays ours to restart on). */
+  kill(): Promise<void>;
+  /** Start it again on the same port. */
+  restart(): Promise<void>;
+  /** Stop and clean up. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startMosquitto(): Promise<Broker> {
+  const dir = await mkdtemp(join(tmpdir(), 'vbat-mqtt-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  await writeFile(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
+  let child: ChildProcess | undefined;
+  const killOnExit = () => child?.kill('SIGKILL');
+  process.on('exit', killOnExit);
+
+  const launch = async () => {
+    const c = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child = c;
+    await waitForPort(port, 5000, () => (c.exitCode !== null ? `mosquitto exited (${c.exitCode}): ${err}` : undefined));
+  };
+  const kill = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        c.kill('SIGKILL');
+      }, 2000);
+      c.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      c.kill('SIGTERM');
+    });
+  };
+  await launch();
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    kill,
+    restart: launch,
+    stop() {
+      stopping ??= (async () => {
+        await kill();
+        process.removeListener('exit', killOnExit);
+        await rm(dir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function waitForPort(port: number, timeoutMs: number, failed: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const why = failed();
+    if (why) throw new Error(why);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createConnection({ port, host: '127.0.0.1' });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
