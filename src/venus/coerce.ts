@@ -1,7 +1,9 @@
 /**
- * Coercion of loosely typed input (JSON, JSONata results, SetValue arguments) to a path's fixed
+ * Coercion of loosely typed input (JSON, plain-value topics, JSONata results) to a path's fixed
  * D-Bus type. A value that cannot be represented becomes invalid (null) with a reason, never a
  * different type: Victron consumers must see the same signature on a path for its whole life.
+ * This is the mapping's lenient side (numeric text, rounding to integers); the D-Bus layer checks
+ * strictly with the same ranges (src/dbus/values.ts).
  */
 import type { DbusType, PathValue } from './types.js';
 
@@ -11,18 +13,28 @@ export interface Coerced {
   problem?: string;
 }
 
-const INTEGER_RANGE: Record<string, [number, number]> = {
-  y: [0, 255],
-  n: [-32768, 32767],
-  q: [0, 65535],
-  i: [-2147483648, 2147483647],
-  u: [0, 4294967295],
-  x: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+/** Integer D-Bus types (plus `b`, which Victron code carries as the integers 0/1). */
+export type IntegerDbusType = Exclude<DbusType, 'd' | 's'>;
+
+/**
+ * Inclusive ranges per integer type. `x` and `t` stop at ±(2^53 − 1): a JS number beyond that
+ * cannot hold every integer exactly, so a bigger 64-bit value would be published rounded; that is
+ * invalid rather than a number that was never measured.
+ */
+export const INTEGER_RANGES: Readonly<Record<IntegerDbusType, readonly [number, number]>> = {
+  y: [0, 0xff],
+  n: [-0x8000, 0x7fff],
+  q: [0, 0xffff],
+  i: [-0x80000000, 0x7fffffff],
+  u: [0, 0xffffffff],
+  x: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
   t: [0, Number.MAX_SAFE_INTEGER],
+  b: [0, 1],
 };
 
-export function isIntegerType(type: DbusType): boolean {
-  return type in INTEGER_RANGE;
+/** True for every integer type, `b` included. */
+export function isIntegerType(type: DbusType): type is IntegerDbusType {
+  return type !== 's' && type !== 'd';
 }
 
 /** Coerce `input` to `type`. null/undefined → invalid without a problem (absence is not an error). */
@@ -34,10 +46,10 @@ export function coerce(input: unknown, type: DbusType): Coerced {
   const n = toNumber(input);
   if (n === undefined) return { value: null, problem: `expected a number, got ${describe(input)}` };
   if (!Number.isFinite(n)) return { value: null, problem: `${describe(input)} is not a finite number` };
-  if (type === 'd') return { value: n };
-  if (type === 'b') return n === 0 || n === 1 ? { value: n } : { value: null, problem: `${n} is not a boolean (0/1)` };
+  if (type === 'd') return { value: n === 0 ? 0 : n };
+  if (type === 'b' && n !== 0 && n !== 1) return { value: null, problem: `${n} is not a boolean (0/1)` };
   const rounded = Math.round(n);
-  const [min, max] = INTEGER_RANGE[type]!;
+  const [min, max] = INTEGER_RANGES[type];
   if (rounded < min || rounded > max) {
     return { value: null, problem: `${n} is out of range for D-Bus type ${type} (${min}..${max})` };
   }
@@ -45,7 +57,7 @@ export function coerce(input: unknown, type: DbusType): Coerced {
 }
 
 function coerceString(input: unknown): Coerced {
-  if (typeof input === 'string') return { value: input };
+  if (typeof input === 'string') return input.includes('\0') ? { value: null, problem: 'a string with a NUL character' } : { value: input };
   if (typeof input === 'number') return Number.isFinite(input) ? { value: String(input) } : { value: null, problem: `${input} is not a finite number` };
   if (typeof input === 'boolean' || typeof input === 'bigint') return { value: String(input) };
   return { value: null, problem: `expected a string, got ${describe(input)}` };
@@ -56,7 +68,8 @@ function toNumber(input: unknown): number | undefined {
     case 'number':
       return input;
     case 'bigint':
-      return Number(input);
+      // Beyond 2^53 a double cannot hold it exactly; the range check then makes it invalid.
+      return input > BigInt(Number.MAX_SAFE_INTEGER) || input < -BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_VALUE : Number(input);
     case 'boolean':
       return input ? 1 : 0;
     case 'string': {

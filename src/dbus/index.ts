@@ -1,0 +1,25 @@
+/**
+ * The D-Bus service layer: publish typed paths as a com.victronenergy BusItem service.
+ *
+ *   const svc = await startService({ serviceName, items });  // exports all, then claims the name
+ *   svc.apply(frame);                                        // one ItemsChanged of real changes
+ *   await svc.close();                                       // releases name, disconnects
+ *
+ * Nothing else in src/dbus/ is meant to be imported from outside.
+ */
+export { startService } from './service.js';
+export type { BusItemService, ItemDefinition, ServiceOptions } from './types.js';
+export { NameTakenError, ServiceConfigError } from './errors.js';
+export { MANDATORY_PATHS } from './items.js';
+export { DEFAULT_SYSTEM_BUS_ADDRESS, resolveBusAddress } from './connection.js';
+export { BUSITEM_INTERFACE } from './introspect.js';
+export {
+  coerceValue,
+  defaultFormat,
+  INTEGER_RANGES,
+  invalidVariant,
+  isIntegerType,
+  isNumericType,
+  toVariant,
+  valueFromSetValue,
+} from './values.js';
