@@ -147,7 +147,7 @@ export class Battery {
       if (!source) continue;
       const result = this.documents.accept(m.topic, m.payload);
       if (!result.ok) {
-        this.reject(`bad message on ${m.topic}: ${result.reason}`, `bad:${m.topic}`);
+        this.reject(`bad message on ${m.topic}: ${result.reason}`, `bad:${m.topic}:${result.kind}`);
         continue;
       }
       accepted = true;

@@ -9,7 +9,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { FileProblemsError, type Problem } from '../errors.js';
 import { validTopicFilter } from '../input/index.js';
 import { mappingPath, schemaPath } from '../util/package-root.js';
-import { lineOf, loadYamlFile, pointerSegments } from '../util/yaml-file.js';
+import { errorSegments, lineOf, loadYamlFile } from '../util/yaml-file.js';
 import type { BatteryConfig, BatteryFileConfig, FileConfig, RunConfig, Source } from './types.js';
 
 /** Command-line flags that override or stand in for a file (`vbat run --broker ... --topic ...`). */
@@ -30,7 +30,7 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): R
   const data = (doc.data ?? {}) as Record<string, unknown>;
   applyFlags(data, flags);
   const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(JSON.parse(readFileSync(schemaPath('config.schema.json'), 'utf8')) as object);
-  const where = (e: ErrorObject) => pointerSegments(e.instancePath);
+  const where = (e: ErrorObject) => errorSegments(e);
   if (!validate(data)) {
     throw new FileProblemsError(
       (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf').map((e) => ({

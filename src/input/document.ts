@@ -6,7 +6,10 @@
 import type { InputSpec } from '../mapping/index.js';
 import { documentKeys, topicMatches } from './topics.js';
 
-export type Accepted = { ok: true; doc: unknown } | { ok: false; reason: string };
+/** Why a message was refused, for grouping log lines (one rate limit per kind). */
+export type RefusalKind = 'size' | 'empty' | 'json' | 'shape' | 'topic';
+
+export type Accepted = { ok: true; doc: unknown } | { ok: false; kind: RefusalKind; reason: string };
 
 export interface DocumentOptions {
   input: InputSpec;
@@ -40,20 +43,20 @@ export class DocumentBuilder {
   /** Take one message; on success the returned document includes it. */
   accept(topic: string, payload: Buffer | string): Accepted {
     const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    if (size > this.max) return { ok: false, reason: `payload of ${size} bytes is over the limit of ${this.max}` };
+    if (size > this.max) return { ok: false, kind: 'size', reason: `payload of ${size} bytes is over the limit of ${this.max}` };
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
     return this.format === 'tree' ? this.acceptLeaf(topic, text) : this.acceptJson(topic, text);
   }
 
   private acceptJson(topic: string, text: string): Accepted {
-    if (text.trim() === '') return { ok: false, reason: 'empty payload' };
+    if (text.trim() === '') return { ok: false, kind: 'empty', reason: 'empty payload' };
     let value: unknown;
     try {
       value = unwrap(JSON.parse(text), this.opts.input.unwrap);
     } catch (err) {
-      return { ok: false, reason: `not valid JSON: ${(err as Error).message}` };
+      return { ok: false, kind: 'json', reason: `not valid JSON: ${(err as Error).message}` };
     }
-    if (!isObject(value)) return { ok: false, reason: `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
+    if (!isObject(value)) return { ok: false, kind: 'shape', reason: `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
     const previous = this.perTopic.get(topic);
     this.perTopic.set(topic, this.opts.input.merge && isObject(previous) ? mergeDeep(previous, value) : value);
     // One topic (the usual case): the document is that payload, no copying.
@@ -64,12 +67,12 @@ export class DocumentBuilder {
   private acceptLeaf(topic: string, text: string): Accepted {
     const filter = this.opts.topics.find((f) => topicMatches(f, topic));
     const keys = filter ? documentKeys(filter, topic) : topic.split('/');
-    if (keys.length === 0 || keys.some((k) => k === '')) return { ok: false, reason: `topic ${topic} gives no document key` };
+    if (keys.length === 0 || keys.some((k) => k === '')) return { ok: false, kind: 'topic', reason: `topic ${topic} gives no document key` };
     let value = parseLeaf(text);
     try {
       value = unwrap(value, this.opts.input.unwrap);
     } catch (err) {
-      return { ok: false, reason: `not valid JSON inside "${this.opts.input.unwrap}": ${(err as Error).message}` };
+      return { ok: false, kind: 'json', reason: `not valid JSON inside "${this.opts.input.unwrap}": ${(err as Error).message}` };
     }
     this.leaves.set(topic, { keys, value });
     setLeaf(this.tree, keys, value);

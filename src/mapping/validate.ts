@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Problem } from '../errors.js';
-import { lineOf, pointerSegments, type YamlDocument } from '../util/yaml-file.js';
+import { errorSegments, lineOf, type YamlDocument } from '../util/yaml-file.js';
 import { schemaPath } from '../util/package-root.js';
 import type { MappingFile } from './model.js';
 
@@ -20,7 +20,7 @@ export function validateMappingShape(doc: YamlDocument): Problem[] {
   const validate = getValidator();
   if (validate(doc.data)) return [];
   return simplify(validate.errors ?? []).map((e) => {
-    const segs = pointerSegments(e.instancePath);
+    const segs = errorSegments(e);
     return {
       file: doc.file,
       line: lineOf(doc.text, segs),

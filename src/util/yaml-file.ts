@@ -60,15 +60,16 @@ function findChild(lines: string[], from: number, parentIndent: number, seg: str
     if (body === '' || body.startsWith('#')) continue;
     const indent = raw.length - body.length;
     if (indent <= parentIndent) return undefined; // left the parent's block
-    if (typeof seg === 'number') {
-      if (body.startsWith('- ') || body === '-') {
-        if (index === seg) return { line: i, indent };
-        index++;
-      }
+    // JSON pointers carry array indexes as strings: "0" is a list item here, or a key.
+    const asIndex = typeof seg === 'number' ? seg : /^\d+$/.test(seg) ? Number(seg) : undefined;
+    if (asIndex !== undefined && (body.startsWith('- ') || body === '-')) {
+      if (index === asIndex) return { line: i, indent };
+      index++;
       continue;
     }
+    if (typeof seg === 'number') continue;
     const key = keyOf(body);
-    if (key === seg) return { line: i, indent };
+    if (key === seg) return { line: i, indent: body.startsWith('- ') ? indent + 2 : indent };
   }
   return undefined;
 }
@@ -86,4 +87,11 @@ function keyOf(body: string): string | undefined {
 export function pointerSegments(pointer: string): string[] {
   if (pointer === '') return [];
   return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** Where an ajv error points: its instance path, plus the offending key for unknown keys. */
+export function errorSegments(e: { instancePath: string; keyword: string; params: unknown }): string[] {
+  const segs = pointerSegments(e.instancePath);
+  const extra = (e.params as { additionalProperty?: string }).additionalProperty;
+  return e.keyword === 'additionalProperties' && extra !== undefined ? [...segs, extra] : segs;
 }

@@ -16,7 +16,7 @@ test('json: the payload is the document; junk is refused with a reason', () => {
 test('oversized payloads are refused before parsing', () => {
   const b = new DocumentBuilder({ input: {}, topics: ['bms'], maxPayloadBytes: 100 });
   const r = b.accept('bms', JSON.stringify({ pad: 'x'.repeat(200) }));
-  assert.deepEqual(r, { ok: false, reason: 'payload of 210 bytes is over the limit of 100' });
+  assert.deepEqual(r, { ok: false, kind: 'size', reason: 'payload of 210 bytes is over the limit of 100' });
 });
 
 test('unwrap: Venus MQTT bridge {"value": ...} and JSON text inside it', () => {

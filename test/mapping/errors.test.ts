@@ -23,7 +23,7 @@ test('bad YAML: line and column of the parser', () => {
 test('schema violations point at the offending key', () => {
   const p = problems(['paths:', '  /Soc:', '    type: d', '    value: Soc', '  /Dc/0/Voltage:', '    type: double', '    value: Dc.Voltage', '    colour: red'].join('\n'));
   assert.ok(p.some((x) => /^broken\.yaml:6: paths › \/Dc\/0\/Voltage › type: must be one of "d", "i"/.test(x)), p.join('\n'));
-  assert.ok(p.some((x) => /^broken\.yaml:5: paths › \/Dc\/0\/Voltage: unknown key "colour"/.test(x)), p.join('\n'));
+  assert.ok(p.some((x) => /^broken\.yaml:8: paths › \/Dc\/0\/Voltage › colour: unknown key "colour"/.test(x)), p.join('\n'));
 });
 
 test('JSONata syntax errors name the line, the character and the expression', () => {
