@@ -33,6 +33,8 @@ export interface BatteryOptions {
 /** At most this many messages wait while one batch is processed; older ones are dropped. */
 const MAX_PENDING = 10_000;
 const TICK_MS = 1000;
+/** How often the log gets a one-line summary of the counters (in ticks). */
+const SUMMARY_TICKS = 600;
 
 export class Battery {
   private service?: BusItemService;
@@ -48,6 +50,8 @@ export class Battery {
   private scheduled = false;
   private busy = false;
   private timer?: NodeJS.Timeout;
+  private ticks = 0;
+  private summarized = { accepted: 0, rejected: 0 };
   private readonly now: () => number;
   private readonly log: Logger;
   /** Only the latest message per topic matters when messages replace the document. */
@@ -208,6 +212,7 @@ export class Battery {
   /** Once a second: expire sources, and refresh the diagnostics. */
   async tick(): Promise<void> {
     const now = this.now();
+    if (++this.ticks % SUMMARY_TICKS === 0) this.summarize(now);
     const expired = this.freshness.expire(now);
     const wasConnected = this.diag.connected;
     for (const s of expired) {
@@ -231,6 +236,14 @@ export class Battery {
       if (!ev.missingRequired.length) return this.publish(frameOf(this.opts.mapping, ev));
     }
     await this.publish(new Map());
+  }
+
+  private summarize(now: number): void {
+    const accepted = this.diag.accepted - this.summarized.accepted;
+    const rejected = this.diag.rejected - this.summarized.rejected;
+    this.summarized = { accepted: this.diag.accepted, rejected: this.diag.rejected };
+    const age = this.lastValid === -Infinity ? 'no valid message yet' : `last valid message ${((now - this.lastValid) / 1000).toFixed(1)} s ago`;
+    this.log.info(`${this.diag.connected ? 'connected' : 'STALE'}: ${accepted} messages mapped, ${rejected} rejected in the last ${(SUMMARY_TICKS * TICK_MS) / 60000} min; ${age}`);
   }
 
   private onSetValue(path: string, value: PathValue): boolean {
