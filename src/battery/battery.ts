@@ -6,7 +6,7 @@
  * fresh message.
  */
 import type { BatteryConfig, MqttConfig } from '../config/index.js';
-import { startService, type BusItemService } from '../dbus/index.js';
+import { parseClassAndVrmInstance, startService, type BusItemService, type SettingsClient } from '../dbus/index.js';
 import { DocumentBuilder } from '../input/index.js';
 import type { Logger } from '../log.js';
 import { Evaluator, frameOf, type CompiledMapping, type Evaluation } from '../mapping/index.js';
@@ -14,7 +14,7 @@ import { MqttSource, type MqttMessage } from '../mqtt/client.js';
 import type { Frame, PathValue } from '../venus/types.js';
 import { INVALID_TEXT } from '../venus/types.js';
 import { Freshness } from './freshness.js';
-import { itemDefinitions, serviceDocument, serviceEvaluator, serviceMapping, type Diagnostics } from './identity.js';
+import { itemDefinitions, serviceDocument, serviceEvaluator, serviceMapping, type Diagnostics, type Identity } from './identity.js';
 
 export interface BatteryOptions {
   config: BatteryConfig;
@@ -25,8 +25,8 @@ export interface BatteryOptions {
   propertiesChanged: boolean;
   maxPayloadBytes: number;
   log: Logger;
-  /** Told about accepted SetValue calls (e.g. /CustomName from the GUI) so they can be persisted. */
-  onSetValue?: (path: string, value: PathValue) => void;
+  /** Venus OS's settings service client: VRM instance (ClassAndVrmInstance) and a persisted /CustomName. */
+  settings?: SettingsClient;
   now?: () => number;
 }
 
@@ -41,10 +41,12 @@ export class Battery {
   private source?: MqttSource;
   private readonly documents: DocumentBuilder;
   private readonly evaluator: Evaluator;
-  private readonly identity = serviceEvaluator();
+  private readonly serviceEval = serviceEvaluator();
   private readonly freshness: Freshness;
   private readonly diag: Diagnostics = { connected: false, accepted: 0, rejected: 0 };
-  private customName: string;
+  private readonly identity: Identity;
+  /** Settings paths under /Settings/Devices/<ident>/, when the settings service answered. */
+  private settingsBase?: string;
   private lastValid = -Infinity;
   private pending: MqttMessage[] = [];
   private scheduled = false;
@@ -65,7 +67,7 @@ export class Battery {
     this.freshness = new Freshness(sources);
     this.documents = new DocumentBuilder({ input: mapping.input, topics: sources.map((s) => s.topic), maxPayloadBytes: opts.maxPayloadBytes });
     this.evaluator = new Evaluator(mapping, config.variables);
-    this.customName = config.customName;
+    this.identity = { instance: config.instance, customName: config.customName };
     this.latestOnly = (mapping.input.format ?? 'json') === 'json' && !mapping.input.merge;
   }
 
@@ -77,10 +79,16 @@ export class Battery {
     return this.diag.connected;
   }
 
+  /** The /DeviceInstance in use (from the settings service, else the config). */
+  get instance(): number {
+    return this.identity.instance;
+  }
+
   /** Export the service (everything invalid, /Connected 0), then subscribe. */
   async start(): Promise<void> {
+    await this.claimSettings();
     const service = serviceMapping();
-    const ev = await this.identity.evaluate(this.serviceDoc());
+    const ev = await this.serviceEval.evaluate(this.serviceDoc());
     const state = (path: string) => {
       const i = service.byPath.get(path)!.index;
       return { value: ev.values[i]!, text: ev.texts[i]! };
@@ -93,7 +101,7 @@ export class Battery {
       onSetValue: (path, value) => this.onSetValue(path, value),
       onError: (err) => this.log.error(`D-Bus connection lost: ${err.message}`),
     });
-    this.log.info(`exported ${this.opts.config.serviceName} (instance ${this.opts.config.instance}, ${this.opts.mapping.paths.length} data paths from ${this.opts.mapping.file}); waiting for data`);
+    this.log.info(`exported ${this.opts.config.serviceName} (instance ${this.identity.instance}, ${this.opts.mapping.paths.length} data paths from ${this.opts.mapping.file}); waiting for data`);
     this.timer = setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
     this.source = new MqttSource({
@@ -204,7 +212,7 @@ export class Battery {
     if (!service) return;
     const last = this.lastValid;
     this.diag.messageAge = last === -Infinity ? undefined : Math.max(0, Math.floor((this.now() - last) / 1000));
-    const ev = await this.identity.evaluate(this.serviceDoc());
+    const ev = await this.serviceEval.evaluate(this.serviceDoc());
     for (const [path, state] of frameOf(serviceMapping(), ev)) data.set(path, state);
     if (data.size) service.apply(data);
   }
@@ -246,15 +254,51 @@ export class Battery {
     this.log.info(`${this.diag.connected ? 'connected' : 'STALE'}: ${accepted} messages mapped, ${rejected} rejected in the last ${(SUMMARY_TICKS * TICK_MS) / 60000} min; ${age}`);
   }
 
+  /**
+   * Ask localsettings for this battery's VRM instance (it may hand back another free one) and for
+   * a /CustomName set from the GUI earlier. Without a settings service the config's values stand.
+   */
+  private async claimSettings(): Promise<void> {
+    const settings = this.opts.settings;
+    if (!settings) return;
+    const base = `/Settings/Devices/vbat_${this.opts.config.name.replace(/-/g, '_')}`;
+    try {
+      if (!(await settings.available())) {
+        this.log.info(`no settings service on the bus: using the configured instance ${this.identity.instance}`);
+        return;
+      }
+      const [instance, name] = await settings.addSettings([
+        { path: `${base}/ClassAndVrmInstance`, default: `battery:${this.identity.instance}` },
+        { path: `${base}/CustomName`, default: '' },
+      ]);
+      const n = instance?.error === 0 ? parseClassAndVrmInstance(instance.value) : undefined;
+      if (n === undefined) this.log.warn(`settings service gave no usable instance (${JSON.stringify(instance)}): using ${this.identity.instance}`);
+      else if (n !== this.identity.instance) this.log.info(`settings service assigned instance ${n} (configured ${this.identity.instance})`);
+      if (n !== undefined) this.identity.instance = n;
+      if (name?.error === 0 && typeof name.value === 'string' && name.value !== '') this.identity.customName = name.value;
+      this.settingsBase = base;
+    } catch (err) {
+      this.log.warn(`settings service did not answer (${(err as Error).message}): using the configured instance ${this.identity.instance}`);
+    }
+  }
+
   private onSetValue(path: string, value: PathValue): boolean {
-    if (path === '/CustomName') this.customName = typeof value === 'string' ? value : '';
     this.log.info(`${path} set to ${JSON.stringify(value)} over D-Bus`);
-    this.opts.onSetValue?.(path, value);
+    if (path === '/CustomName') {
+      this.identity.customName = typeof value === 'string' ? value : '';
+      const settings = this.opts.settings;
+      if (settings && this.settingsBase) {
+        settings.setValue(`${this.settingsBase}/CustomName`, this.identity.customName).then(
+          (code) => code !== 0 && this.log.warn(`settings service refused the new name (code ${code})`),
+          (err: Error) => this.log.warn(`could not store the new name in the settings service: ${err.message}`),
+        );
+      }
+    }
     return true;
   }
 
   private serviceDoc(): Record<string, unknown> {
-    return serviceDocument(this.opts.config, this.opts.mapping, this.customName, this.diag);
+    return serviceDocument(this.opts.config, this.opts.mapping, this.identity, this.diag);
   }
 }
 

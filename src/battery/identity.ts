@@ -24,15 +24,21 @@ export interface Diagnostics {
   lastProblem?: string;
 }
 
-export function serviceDocument(cfg: BatteryConfig, mapping: CompiledMapping, customName: string, diag: Diagnostics): Record<string, unknown> {
+/** What the settings service may change about a battery: its VRM instance and GUI name. */
+export interface Identity {
+  instance: number;
+  customName: string;
+}
+
+export function serviceDocument(cfg: BatteryConfig, mapping: CompiledMapping, identity: Identity, diag: Diagnostics): Record<string, unknown> {
   return {
     processName: 'vbat',
     processVersion: `${VERSION} on Node.js ${process.versions.node}`,
     connection: `MQTT ${cfg.sources.map((s) => s.topic).join(', ')}`,
-    deviceInstance: cfg.instance,
+    deviceInstance: identity.instance,
     productId: cfg.productId,
     productName: cfg.productName,
-    customName,
+    customName: identity.customName,
     firmwareVersion: VERSION,
     hardwareVersion: mapping.name,
     serial: `vbat-${hostname()}-${cfg.name}`,

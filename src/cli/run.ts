@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Battery } from '../battery/index.js';
+import { SettingsClient } from '../dbus/index.js';
 import { loadConfig, type ConfigFlags, type RunConfig } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import { Logger } from '../log.js';
@@ -79,7 +80,14 @@ export async function run(args: string[]): Promise<number> {
   }
   const config = loadConfig(configFile, flags);
   const log = new Logger(config.logLevel, undefined, config.warningInterval * 1000);
-  const batteries = createBatteries(config, log);
+  let settings: SettingsClient | undefined;
+  try {
+    settings = await SettingsClient.connect(config.bus);
+  } catch (err) {
+    log.error(`cannot connect to D-Bus: ${(err as Error).message}`);
+    return 1;
+  }
+  const batteries = createBatteries(config, log, settings);
   const started: Battery[] = [];
   try {
     for (const b of batteries) {
@@ -89,6 +97,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     log.error((err as Error).message);
     await stopAll(started);
+    await settings.close();
     return 1;
   }
   return new Promise<number>((resolve) => {
@@ -96,7 +105,8 @@ export async function run(args: string[]): Promise<number> {
       log.info(`${signal}: releasing ${started.map((b) => b.serviceName).join(', ')}`);
       // Never hang on the way out: supervise gives us a second.
       const force = setTimeout(() => resolve(0), 900);
-      void stopAll(started).then(() => {
+      void stopAll(started).then(async () => {
+        await settings?.close();
         clearTimeout(force);
         resolve(0);
       });
@@ -106,7 +116,7 @@ export async function run(args: string[]): Promise<number> {
   });
 }
 
-export function createBatteries(config: RunConfig, log: Logger): Battery[] {
+export function createBatteries(config: RunConfig, log: Logger, settings?: SettingsClient): Battery[] {
   const mappings = new Map<string, CompiledMapping>();
   const mappingFor = (file: string) => {
     let m = mappings.get(file);
@@ -124,6 +134,7 @@ export function createBatteries(config: RunConfig, log: Logger): Battery[] {
         propertiesChanged: config.propertiesChanged,
         maxPayloadBytes: config.mqtt.maxPayloadBytes,
         log: log.child(b.name),
+        settings,
       }),
   );
 }

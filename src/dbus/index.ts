@@ -23,3 +23,4 @@ export {
   toVariant,
   valueFromSetValue,
 } from './values.js';
+export { SettingsClient, SETTINGS_SERVICE, parseClassAndVrmInstance, type SettingResult } from './settings.js';
