@@ -100,7 +100,8 @@ export class Evaluator {
       let source = Source.None;
       let problem: string | undefined;
       try {
-        raw = await this.first(p.value, doc, ctx);
+        raw = this.first(p.value, doc, ctx);
+        if (raw instanceof Promise) raw = await raw;
         if (raw !== undefined) source = Source.Value;
         else if (p.fallback.length) {
           const interval = this.intervalOf(p);
@@ -108,7 +109,8 @@ export class Evaluator {
             raw = this.values[i];
             source = Source.Held;
           } else {
-            raw = await this.first(p.fallback, doc, ctx);
+            raw = this.first(p.fallback, doc, ctx);
+            if (raw instanceof Promise) raw = await raw;
             if (raw !== undefined) {
               source = Source.Fallback;
               if (interval > 0) derivedAt.push([i, now]);
@@ -161,10 +163,25 @@ export class Evaluator {
     return Number.isFinite(v) ? v : 0;
   }
 
-  /** The first defined result of a list of expressions (a list is "first that is defined"). */
-  private async first(exprs: CompiledExpr[], doc: unknown, ctx: FastContext): Promise<unknown> {
-    for (const e of exprs) {
-      let v = e.fast ? e.fast(ctx) : SLOW;
+  /**
+   * The first defined result of a list of expressions (a list is "first that is defined").
+   * Synchronous while the fast evaluator answers; a Promise only once JSONata has to run, so the
+   * common case costs no microtask per path.
+   */
+  private first(exprs: CompiledExpr[], doc: unknown, ctx: FastContext): unknown {
+    for (let k = 0; k < exprs.length; k++) {
+      const e = exprs[k]!;
+      const v = e.fast ? e.fast(ctx) : SLOW;
+      if (v === SLOW) return this.firstSlow(exprs, k, doc, ctx);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  private async firstSlow(exprs: CompiledExpr[], from: number, doc: unknown, ctx: FastContext): Promise<unknown> {
+    for (let k = from; k < exprs.length; k++) {
+      const e = exprs[k]!;
+      let v = k > from && e.fast ? e.fast(ctx) : SLOW;
       if (v === SLOW) {
         deadline = Date.now() + EXPRESSION_TIME_LIMIT_MS;
         v = await e.jsonata.evaluate(doc, this.bindings);
