@@ -33,6 +33,8 @@ export interface BatteryOptions {
 /** At most this many messages wait while one batch is processed; older ones are dropped. */
 const MAX_PENDING = 10_000;
 const TICK_MS = 1000;
+/** Pause between attempts to export the service again after the bus went away. */
+const BUS_RETRY_MS = 2000;
 /** How often the log gets a one-line summary of the counters (in ticks). */
 const SUMMARY_TICKS = 600;
 
@@ -52,6 +54,7 @@ export class Battery {
   private scheduled = false;
   private busy = false;
   private timer?: NodeJS.Timeout;
+  private retry?: NodeJS.Timeout;
   private ticks = 0;
   private summarized = { accepted: 0, rejected: 0 };
   private readonly now: () => number;
@@ -87,20 +90,7 @@ export class Battery {
   /** Export the service (everything invalid, /Connected 0), then subscribe. */
   async start(): Promise<void> {
     await this.claimSettings();
-    const service = serviceMapping();
-    const ev = await this.serviceEval.evaluate(this.serviceDoc());
-    const state = (path: string) => {
-      const i = service.byPath.get(path)!.index;
-      return { value: ev.values[i]!, text: ev.texts[i]! };
-    };
-    this.service = await startService({
-      serviceName: this.opts.config.serviceName,
-      busAddress: this.opts.busAddress,
-      items: itemDefinitions(service, state, this.opts.mapping),
-      propertiesChanged: this.opts.propertiesChanged,
-      onSetValue: (path, value) => this.onSetValue(path, value),
-      onError: (err) => this.log.error(`D-Bus connection lost: ${err.message}`),
-    });
+    await this.export();
     this.log.info(`exported ${this.opts.config.serviceName} (instance ${this.identity.instance}, ${this.opts.mapping.paths.length} data paths from ${this.opts.mapping.file}); waiting for data`);
     this.timer = setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
@@ -114,7 +104,50 @@ export class Battery {
     this.source.start();
   }
 
+  /** Export the D-Bus service with every data path invalid and /Connected 0. */
+  private async export(): Promise<void> {
+    const service = serviceMapping();
+    const ev = await this.serviceEval.evaluate(this.serviceDoc());
+    const state = (path: string) => {
+      const i = service.byPath.get(path)!.index;
+      return { value: ev.values[i]!, text: ev.texts[i]! };
+    };
+    this.service = await startService({
+      serviceName: this.opts.config.serviceName,
+      busAddress: this.opts.busAddress,
+      items: itemDefinitions(service, state, this.opts.mapping),
+      propertiesChanged: this.opts.propertiesChanged,
+      onSetValue: (path, value) => this.onSetValue(path, value),
+      onError: (err) => this.onBusLost(err),
+    });
+  }
+
+  /**
+   * The bus connection died (dbus-daemon restarted). Keep the process, mark everything stale so
+   * the next export starts from invalid values, and export again until the bus is back.
+   */
+  private onBusLost(err: Error): void {
+    this.log.error(`D-Bus connection lost (${err.message}); exporting the service again every ${BUS_RETRY_MS / 1000} s`);
+    const dead = this.service;
+    this.service = undefined;
+    void dead?.close();
+    this.diag.connected = false;
+    this.evaluator.reset();
+    this.retryExport();
+  }
+
+  private retryExport(): void {
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.export().then(
+        () => this.log.info(`exported ${this.opts.config.serviceName} again; waiting for data`),
+        () => this.retryExport(),
+      );
+    }, BUS_RETRY_MS);
+  }
+
   async stop(): Promise<void> {
+    if (this.retry) clearTimeout(this.retry);
     if (this.timer) clearInterval(this.timer);
     await Promise.all([this.source?.stop(), this.service?.close()]);
     this.source = undefined;

@@ -64,8 +64,8 @@ export class World {
   private pub?: MqttClient;
   private daemons: Daemon[] = [];
 
-  async start(): Promise<void> {
-    this.bus = await startDbusDaemon();
+  async start(opts: { socketPath?: string } = {}): Promise<void> {
+    this.bus = await startDbusDaemon({ socketPath: opts.socketPath });
     this.broker = await startMosquitto();
     this.reader = await Client.connect(this.bus.address);
   }

@@ -184,3 +184,33 @@ describe('vbat run', { concurrency: false }, () => {
     assert.match(d.log, new RegExp(`${cfg.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:6: batteries › 0 › colour: unknown key "colour"`));
   });
 });
+
+describe('vbat run when the bus goes away', () => {
+  test('dbus-daemon restarted: the service is exported again, stale until fresh data', async () => {
+    const { startDbusDaemon } = await import('../support/dbus-daemon.js');
+    const w = new World();
+    const busDir = mkdtempSync(join(tmpdir(), 'vbat-bus-'));
+    const socketPath = join(busDir, 'bus');
+    await w.start({ socketPath });
+    try {
+      const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/bus', '--name', 'bus', '--instance', '90']);
+      await d.waitLog(/MQTT connected/);
+      await w.publish('e2e/bus', FULL);
+      await w.until(SVC('bus'), (i) => i['/Connected']!.value === 1, 'connected');
+      w.reader.close();
+      await w.bus.stop();
+      w.bus = await startDbusDaemon({ socketPath });
+      w.reader = await (await import('../dbus/helpers.js')).Client.connect(w.bus.address);
+      const again = await w.until(SVC('bus'), () => true, 're-exported', 10_000);
+      assert.equal(again['/Connected']!.value, 0, 'no stale values after the bus came back');
+      assert.equal(again['/Info/MaxChargeVoltage']!.value, null);
+      await w.publish('e2e/bus', FULL);
+      await w.until(SVC('bus'), (i) => i['/Connected']!.value === 1 && i['/Info/MaxChargeVoltage']!.value === 55.2, 'live again');
+      await d.waitLog(/exported com\.victronenergy\.battery\.vbat_bus again/);
+      await d.stop();
+    } finally {
+      await w.stop();
+      rmSync(busDir, { recursive: true, force: true });
+    }
+  });
+});

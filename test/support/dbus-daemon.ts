@@ -29,12 +29,14 @@ export interface DaemonOptions {
   timeoutMs?: number;
   /** Extra XML inserted into <busconfig> (e.g. limits). */
   extraConfig?: string;
+  /** Listen on this socket instead of a new one (a "restarted" bus); its folder is not removed. */
+  socketPath?: string;
 }
 
 export async function startDbusDaemon(options: DaemonOptions = {}): Promise<DbusDaemon> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const dir = await mkdtemp(join(tmpdir(), 'vbat-dbus-'));
-  const socketPath = join(dir, 'bus');
+  const socketPath = options.socketPath ?? join(dir, 'bus');
   const configPath = join(dir, 'bus.conf');
   await writeFile(configPath, daemonConfig(socketPath, options.extraConfig ?? ''));
 
