@@ -7,8 +7,10 @@ import { parseArgs } from 'node:util';
 import { FileProblemsError, UsageError } from '../errors.js';
 import { parse, parseVars } from './args.js';
 import { check } from './check.js';
+import { demo } from './demo.js';
 import { run } from './run.js';
 import { renderCheck } from './table.js';
+import { watch } from './watch.js';
 
 const USAGE = `vbat — bring any battery's MQTT data into Victron Venus OS
 
@@ -20,6 +22,12 @@ Usage:
       2 on usage errors.
   vbat run [--config FILE] [--broker URL] [--topic TOPIC] [--mapping FILE] ...
       Run the MQTT → D-Bus battery daemon (vbat run --help lists the options).
+  vbat demo [--bus ADDRESS] [--port PORT] [--duration SECONDS] [--once]
+      Try vbat with nothing set up: embedded MQTT broker, private D-Bus, a simulated BMS,
+      and a live view of the battery as Venus OS sees it, until Ctrl-C.
+  vbat watch [SERVICE] [--bus ADDRESS] [--json] [--duration SECONDS]
+      Live view of a com.victronenergy.battery.* service on a D-Bus (default: the system bus);
+      --json prints every path once.
   vbat help
 `;
 
@@ -28,6 +36,8 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   check: runCheck,
   run,
+  demo: (args) => demo(args),
+  watch: (args) => watch(args),
   help: async () => {
     process.stdout.write(USAGE);
     return 0;
