@@ -1,6 +1,7 @@
 /**
- * A private dbus-daemon for `vbat demo`: its own unix socket in the demo's temp dir, a config that
- * allows everything on that socket, and nothing shared with the machine's system or session bus.
+ * A private dbus-daemon for `vbat demo` (and the tests): its own unix socket in a temp dir, a
+ * config that allows everything on that socket, and nothing shared with the machine's system or
+ * session bus.
  * Needs the `dbus-daemon` binary (Debian/Ubuntu package `dbus`). Every wait is bounded, and the
  * daemon is SIGKILLed if this process exits without stopping it.
  */
@@ -24,10 +25,22 @@ export class MissingDbusDaemonError extends Error {
   }
 }
 
-export async function startPrivateBus(dir: string, timeoutMs = 5000): Promise<PrivateBus> {
-  const socketPath = join(dir, 'bus');
+export interface PrivateBusOptions {
+  /** How long to wait for the daemon to print its address; default 5000 ms. */
+  timeoutMs?: number;
+  /** Listen here instead of DIR/bus (tests restart a bus on the same socket). */
+  socketPath?: string;
+  /** Let dbus-monitor see everything (tests). */
+  eavesdrop?: boolean;
+  /** Extra XML inside <busconfig> (e.g. limits). */
+  extraConfig?: string;
+}
+
+export async function startPrivateBus(dir: string, opts: PrivateBusOptions = {}): Promise<PrivateBus> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const socketPath = opts.socketPath ?? join(dir, 'bus');
   const configPath = join(dir, 'bus.conf');
-  await writeFile(configPath, busConfig(socketPath));
+  await writeFile(configPath, busConfig(socketPath, opts));
   // Its own process group: a Ctrl-C in the terminal reaches only vbat, which stops it in order.
   const child = spawn('dbus-daemon', ['--config-file', configPath, '--nofork', '--nopidfile', '--nosyslog', '--print-address=1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,7 +70,8 @@ export async function startPrivateBus(dir: string, timeoutMs = 5000): Promise<Pr
   }
 }
 
-function busConfig(socketPath: string): string {
+function busConfig(socketPath: string, opts: PrivateBusOptions): string {
+  const eavesdrop = opts.eavesdrop ? ' eavesdrop="true"' : '';
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -68,9 +82,10 @@ function busConfig(socketPath: string): string {
     <allow user="*"/>
     <allow own="*"/>
     <allow send_type="method_call"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
+    <allow send_destination="*"${eavesdrop}/>
+    <allow receive_sender="*"/>${opts.eavesdrop ? '\n    <allow eavesdrop="true"/>' : ''}
   </policy>
+  ${opts.extraConfig ?? ''}
 </busconfig>
 `;
 }
@@ -109,7 +124,7 @@ function waitForAddress(child: ChildProcess, timeoutMs: number): Promise<string>
 }
 
 /** TERM, wait up to 1 s, then KILL and wait up to 1 s more. */
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const within = (ms: number): Promise<boolean> => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
