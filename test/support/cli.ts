@@ -11,16 +11,17 @@ export interface CliResult {
 
 export const CLI_ENTRY = join(repoRoot, 'src', 'cli', 'main.ts');
 
-export function runCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** Runs a command to its end (bounded), capturing its output. */
+export function runCommand(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { cwd: repoRoot, env: { ...process.env, ...opts.env } });
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? repoRoot, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`vbat ${args.join(' ')} did not finish in time\n${stderr}`));
+      reject(new Error(`${cmd} ${args.join(' ')} did not finish in time\n${stdout}\n${stderr}`));
     }, opts.timeoutMs ?? 20_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -28,4 +29,9 @@ export function runCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** `vbat ARGS` from the source tree. */
+export function runCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return runCommand(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { timeoutMs: opts.timeoutMs, env: { ...process.env, ...opts.env } });
 }
