@@ -1,7 +1,7 @@
 /**
  * A direct JS evaluator for the simple JSONata expressions that make up most mappings: field
  * references (`Dc.Voltage`), literals, `??`, `$variables`, `$path('/X')`, the battery helpers,
- * arithmetic and conditions. JSONata 2.x evaluation is async and costs microseconds even for a
+ * arithmetic, comparisons, `&`, conditions and $min/$max/$sum of a literal list. JSONata 2.x evaluation is async and costs microseconds even for a
  * field reference; this runs in nanoseconds. Wherever JSONata's semantics could differ (arrays,
  * sequences, type errors) the fast evaluator answers SLOW and the caller runs real JSONata.
  */
@@ -131,6 +131,7 @@ function variable(n: Node): FastFn | undefined {
 function call(n: Node): FastFn | undefined {
   if (n.procedure?.type !== 'variable' || !onlyKeys(n, new Set(['type', 'value', 'position', 'arguments', 'procedure']))) return undefined;
   const name = String(n.procedure.value);
+  if (name === 'min' || name === 'max' || name === 'sum') return aggregate(name, n);
   const args = (n.arguments ?? []).map(node);
   if (args.some((a) => a === undefined)) return undefined;
   const fns = args as FastFn[];
@@ -190,10 +191,15 @@ const ARITHMETIC: Record<string, (a: number, b: number) => number> = {
 };
 
 function binary(n: Node): FastFn | undefined {
-  const op = ARITHMETIC[String(n.value)];
   const l = node(n.lhs);
   const r = node(n.rhs);
-  if (!op || !l || !r) return undefined;
+  if (!l || !r) return undefined;
+  const operator = String(n.value);
+  if (operator === '&') return concat(l, r);
+  if (operator === '=' || operator === '!=') return equality(l, r, operator === '!=');
+  if (operator in RELATIONAL) return relational(l, r, RELATIONAL[operator]!);
+  const op = ARITHMETIC[operator];
+  if (!op) return undefined;
   return (ctx) => {
     const a = l(ctx);
     const b = r(ctx);
@@ -203,6 +209,79 @@ function binary(n: Node): FastFn | undefined {
     if (a === undefined || b === undefined) return undefined;
     const v = op(a as number, b as number);
     return Number.isFinite(v) ? v : SLOW; // JSONata raises D1001
+  };
+}
+
+/** `a & b`: JSONata stringifies both sides; numbers only when String() writes them the same way. */
+function concat(l: FastFn, r: FastFn): FastFn {
+  const text = (v: unknown): string | typeof SLOW => {
+    if (v === undefined) return '';
+    if (typeof v === 'string') return v;
+    if (typeof v === 'boolean' || v === null) return String(v);
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+    return SLOW;
+  };
+  return (ctx) => {
+    const a = l(ctx);
+    const b = a === SLOW ? SLOW : r(ctx);
+    if (a === SLOW || b === SLOW) return SLOW;
+    const ta = text(a);
+    const tb = text(b);
+    return ta === SLOW || tb === SLOW ? SLOW : ta + tb;
+  };
+}
+
+const isPrimitive = (v: unknown) => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+/** `=` / `!=`: false when either side is undefined; structures compare deeply in JSONata. */
+function equality(l: FastFn, r: FastFn, negate: boolean): FastFn {
+  return (ctx) => {
+    const a = l(ctx);
+    const b = a === SLOW ? SLOW : r(ctx);
+    if (a === SLOW || b === SLOW) return SLOW;
+    if (a === undefined || b === undefined) return false;
+    if (!isPrimitive(a) || !isPrimitive(b)) return SLOW;
+    return negate ? a !== b : a === b;
+  };
+}
+
+const RELATIONAL: Record<string, (a: number | string, b: number | string) => boolean> = {
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '>': (a, b) => a > b,
+  '>=': (a, b) => a >= b,
+};
+
+/** Ordering: undefined when a side is missing; numbers with numbers, strings with strings. */
+function relational(l: FastFn, r: FastFn, op: (a: number | string, b: number | string) => boolean): FastFn {
+  return (ctx) => {
+    const a = l(ctx);
+    const b = a === SLOW ? SLOW : r(ctx);
+    if (a === SLOW || b === SLOW) return SLOW;
+    if (a === undefined || b === undefined) return undefined;
+    if ((typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string')) return op(a, b);
+    return SLOW; // JSONata raises T2009/T2010
+  };
+}
+
+/** `$min([a, b])`, `$max(...)`, `$sum(...)` over a literal list of numbers. */
+function aggregate(name: string, n: Node): FastFn | undefined {
+  const list = n.arguments?.length === 1 ? n.arguments[0] : undefined;
+  if (!list || list.type !== 'unary' || list.value !== '[' || !onlyKeys(list, new Set(['type', 'value', 'position', 'expressions']))) return undefined;
+  const items = (list.expressions ?? []).map(node);
+  if (items.some((f) => !f)) return undefined;
+  const fns = items as FastFn[];
+  return (ctx) => {
+    const values: number[] = [];
+    for (const f of fns) {
+      const v = f(ctx);
+      if (v === undefined) continue; // JSONata drops undefined from array constructors
+      if (typeof v !== 'number') return SLOW;
+      values.push(v);
+    }
+    if (name === 'sum') return values.reduce((a, b) => a + b, 0);
+    if (values.length === 0) return undefined;
+    return name === 'max' ? Math.max(...values) : Math.min(...values);
   };
 }
 

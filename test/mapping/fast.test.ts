@@ -15,6 +15,9 @@ const EXPRESSIONS = [
   '$exists(Soc)', '$exists(Missing)', '$exists(Nul)', '$cells(Voltages).min', '$cells(Voltages).maxId', '$cells(Voltages).sum',
   '$current(Dc.Power, Dc.Voltage)', '$timeToGo(-10, 100, 200, 10)', '$roundHalfEven(Dc.Voltage, 1)', '$onOff(Switch)',
   '$ttgSoc', '$', 'List', 'List.a', 'Str * 2', 'Dc.Voltage / Zero', '$path("/X")', 'Nul', 'Nul.x', 'Nul ?? 5',
+  "'C' & Soc", "'C' & Missing", 'Str & Nul & Zero', "Dc.Voltage & 'V'", 'Soc = 63', 'Soc != 63', 'Missing = 1', 'Missing != 1', 'Str = "x"', 'Dc = Dc',
+  'Soc < 70', 'Soc >= Dc.Voltage', 'Str > "a"', 'Missing < 1', 'Str < 1', '$max([Soc, Dc.Voltage, 3])', '$min([Soc, Missing])', '$sum([Soc, 1.5])',
+  '$max([])', '$max([Str, 1])', '$sum([])', 'Soc = 0 ? 0 : $min([Soc, 50])',
 ];
 
 const DOCUMENTS: unknown[] = [
@@ -56,7 +59,7 @@ test('the shapes mappings use most are compiled to fast functions', () => {
   for (const expr of ['Soc', 'Dc.Power ?? Dc.`0`.Power', '$cells(Voltages).min', "$path('/A') - Capacity", '$ttgEnabled ? $timeToGo(1, 2, 3, $ttgSoc)', '12.5']) {
     assert.ok(compileFast(jsonata(expr).ast()), expr);
   }
-  for (const expr of ['Voltages.*', '$sum(Voltages.*)', 'List[0]', 'Soc > 50 ? 1 : 0', '$string(Soc)']) {
+  for (const expr of ['Voltages.*', '$sum(Voltages.*)', 'List[0]', '$string(Soc)', 'Soc in [1, 2]']) {
     assert.equal(compileFast(jsonata(expr).ast()), undefined, `${expr} goes to JSONata`);
   }
 });
