@@ -21,7 +21,35 @@ export interface CompiledExpr {
   line?: number;
   /** Direct JS evaluation, when the expression is simple enough; else only JSONata. */
   fast?: FastFn;
-  jsonata: jsonata.Expression;
+  /** `$path('/X')` targets, found at compile time. */
+  references: Set<string>;
+  /**
+   * The JSONata expression, created on first use: each one carries an environment with every
+   * built-in function bound, which adds up to megabytes for a mapping that rarely needs them.
+   */
+  jsonata(): jsonata.Expression;
+}
+
+/** How long one JSONata evaluation may run before it counts as failed. */
+export const EXPRESSION_TIME_LIMIT_MS = 100;
+let deadline = 0;
+const ENTRY = Symbol.for('jsonata.__evaluate_entry');
+
+/** Called by JSONata on every step: stops a runaway expression (deep recursion, huge loops). */
+function guard(): void {
+  if (Date.now() > deadline) throw new Error(`expression ran longer than ${EXPRESSION_TIME_LIMIT_MS} ms`);
+}
+
+/** Start the time limit for the JSONata evaluation about to run. */
+export function startExpressionClock(): void {
+  deadline = Date.now() + EXPRESSION_TIME_LIMIT_MS;
+}
+
+function createExpression(source: string): jsonata.Expression {
+  const expr = jsonata(source);
+  for (const [name, fn] of Object.entries(HELPERS)) expr.registerFunction(name, fn);
+  expr.assign(ENTRY as unknown as string, guard);
+  return expr;
 }
 
 export interface CompiledPath {
@@ -146,9 +174,12 @@ function compileExprs(e: Expressions | undefined, field: string, key: string, pa
     const source = typeof src === 'number' ? String(src) : src;
     const line = lineOf(doc.text, Array.isArray(e) ? ['paths', key, field, i] : ['paths', key, field]);
     try {
-      const expr = jsonata(source);
-      for (const [name, fn] of Object.entries(HELPERS)) expr.registerFunction(name, fn);
-      out.push({ source, line, fast: compileFast(expr.ast()), jsonata: expr });
+      const parsed = jsonata(source);
+      const ast = parsed.ast();
+      const fast = compileFast(ast);
+      // Keep the parsed expression only when the fast path cannot stand in for it.
+      let expression: jsonata.Expression | undefined = fast ? undefined : createExpression(source);
+      out.push({ source, line, fast, references: pathReferences(ast), jsonata: () => (expression ??= createExpression(source)) });
     } catch (err) {
       const j = err as { message?: string; position?: number; code?: string };
       const at = j.position !== undefined ? ` at character ${j.position}` : '';
@@ -175,7 +206,7 @@ export function pathReferences(ast: unknown, out: Set<string> = new Set()): Set<
 function evaluationOrder(paths: CompiledPath[], byPath: Map<string, CompiledPath>, file: string, problems: Problem[]): number[] {
   const deps = paths.map((p) => {
     const refs = new Set<string>();
-    for (const e of [...p.value, ...p.fallback]) pathReferences(e.jsonata.ast(), refs);
+    for (const e of [...p.value, ...p.fallback]) for (const r of e.references) refs.add(r);
     const out: number[] = [];
     for (const r of refs) {
       const target = byPath.get(r);

@@ -7,7 +7,7 @@
 import { coerce } from '../venus/coerce.js';
 import type { PathValue } from '../venus/types.js';
 import { INVALID_TEXT } from '../venus/types.js';
-import type { CompiledExpr, CompiledMapping, CompiledPath } from './compile.js';
+import { startExpressionClock, type CompiledExpr, type CompiledMapping, type CompiledPath } from './compile.js';
 import { SLOW, type FastContext } from './fast.js';
 import { resetHelperMemo } from './helpers.js';
 
@@ -34,15 +34,6 @@ export interface Evaluation {
   missingRequired: string[];
 }
 
-/** How long one JSONata expression may run before it counts as failed. */
-const EXPRESSION_TIME_LIMIT_MS = 100;
-let deadline = 0;
-const ENTRY = Symbol.for('jsonata.__evaluate_entry');
-
-function guard(): void {
-  if (Date.now() > deadline) throw new Error(`expression ran longer than ${EXPRESSION_TIME_LIMIT_MS} ms`);
-}
-
 export class Evaluator {
   /** Last accepted state. */
   readonly values: PathValue[];
@@ -63,7 +54,6 @@ export class Evaluator {
     this.vars = { ...mapping.variables, ...variables };
     const pathFn = (p: string) => this.readPath(p);
     this.bindings = { ...this.vars, path: pathFn };
-    for (const p of mapping.paths) for (const e of [...p.value, ...p.fallback]) e.jsonata.assign(ENTRY as unknown as string, guard);
   }
 
   /** Forget the accepted state (the battery went stale and D-Bus shows everything invalid). */
@@ -183,8 +173,8 @@ export class Evaluator {
       const e = exprs[k]!;
       let v = k > from && e.fast ? e.fast(ctx) : SLOW;
       if (v === SLOW) {
-        deadline = Date.now() + EXPRESSION_TIME_LIMIT_MS;
-        v = await e.jsonata.evaluate(doc, this.bindings);
+        startExpressionClock();
+        v = await e.jsonata().evaluate(doc, this.bindings);
       }
       if (v !== undefined) return v;
     }
