@@ -215,12 +215,13 @@ export class Battery {
     this.warnProblems(ev);
     this.diag.accepted++;
     this.lastValid = now;
-    const frame = frameOf(this.opts.mapping, ev, !this.diag.connected);
-    if (!this.diag.connected) {
+    const wasConnected = this.diag.connected;
+    const frame = frameOf(this.opts.mapping, ev, !wasConnected);
+    if (!wasConnected) {
       this.diag.connected = true;
       this.log.info('data is arriving: battery connected');
     }
-    await this.publish(frame);
+    await this.publish(frame, !wasConnected);
   }
 
   private reject(reason: string, key: string): void {
@@ -239,14 +240,19 @@ export class Battery {
     });
   }
 
-  /** Apply data changes together with the service paths, in one ItemsChanged. */
-  private async publish(data: Frame): Promise<void> {
+  /**
+   * Apply data changes, in one ItemsChanged. The service paths (identity, diagnostics) are
+   * re-evaluated only with `withService` (state changes and the 1 s tick), not per message.
+   */
+  private async publish(data: Frame, withService = false): Promise<void> {
     const service = this.service;
     if (!service) return;
-    const last = this.lastValid;
-    this.diag.messageAge = last === -Infinity ? undefined : Math.max(0, Math.floor((this.now() - last) / 1000));
-    const ev = await this.serviceEval.evaluate(this.serviceDoc());
-    for (const [path, state] of frameOf(serviceMapping(), ev)) data.set(path, state);
+    if (withService) {
+      const last = this.lastValid;
+      this.diag.messageAge = last === -Infinity ? undefined : Math.max(0, Math.floor((this.now() - last) / 1000));
+      const ev = await this.serviceEval.evaluate(this.serviceDoc());
+      for (const [path, state] of frameOf(serviceMapping(), ev)) data.set(path, state);
+    }
     if (data.size) service.apply(data);
   }
 
@@ -268,15 +274,15 @@ export class Battery {
       this.evaluator.reset();
       this.log.warn('battery stale: /Connected = 0, all data paths (charge limits included) invalid until fresh data arrives');
       const invalid: Frame = new Map(this.opts.mapping.paths.map((p) => [p.path, { value: null, text: INVALID_TEXT }]));
-      await this.publish(invalid);
+      await this.publish(invalid, true);
       return;
     }
     if (expired.length && this.diag.connected) {
       // An optional source went away: recompute without its values.
       const ev = await this.evaluator.evaluate(this.documents.document, now);
-      if (!ev.missingRequired.length) return this.publish(frameOf(this.opts.mapping, ev));
+      if (!ev.missingRequired.length) return this.publish(frameOf(this.opts.mapping, ev), true);
     }
-    await this.publish(new Map());
+    await this.publish(new Map(), true);
   }
 
   private summarize(now: number): void {

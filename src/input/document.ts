@@ -58,7 +58,9 @@ export class DocumentBuilder {
     }
     if (!isObject(value)) return { ok: false, kind: 'shape', reason: `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
     const previous = this.perTopic.get(topic);
-    this.perTopic.set(topic, this.opts.input.merge && isObject(previous) ? mergeDeep(previous, value) : value);
+    // The stored document is ours alone (parsed here, never handed out for keeps), so merging
+    // in place is safe and spares a copy of the whole payload per message.
+    this.perTopic.set(topic, this.opts.input.merge && isObject(previous) ? mergeInto(previous, value) : value);
     // One topic (the usual case): the document is that payload, no copying.
     this.merged = this.perTopic.size === 1 ? this.perTopic.get(topic) : [...this.perTopic.values()].reduce((a, b) => mergeDeep(a, b), {});
     return { ok: true, doc: this.merged };
@@ -125,6 +127,16 @@ export function unwrap(value: unknown, key: string | undefined): unknown {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Merge `b` into `a` in place (objects key by key, anything else replaces); returns `a`. */
+export function mergeInto(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  for (const k in b) {
+    const v = b[k];
+    const old = a[k];
+    a[k] = isObject(old) && isObject(v) ? mergeInto(old, v) : v;
+  }
+  return a;
 }
 
 /** A new object with `b` merged into `a`: objects merge key by key, anything else replaces. */

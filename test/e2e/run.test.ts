@@ -100,7 +100,8 @@ describe('vbat run', { concurrency: false }, () => {
     assert.equal(items['/Dc/0/Temperature']!.value, null);
     assert.equal(items['/Dc/0/Voltage']!.value, 52);
     assert.equal(items['/Vbat/MessagesRejected']!.value, 22);
-    assert.match(items['/Vbat/LastProblem']!.value as string, /Temperature/);
+    // Diagnostics follow within a second (the service paths refresh on the 1 s tick).
+    await w.until(SVC('bad'), (i) => /Temperature/.test(String(i['/Vbat/LastProblem']!.value)), 'last problem shown');
     assert.equal(d.count(/bad message on e2e\/bad: not valid JSON/), 1, 'twenty bad messages, one warning line');
     assert.equal(d.count(/over the limit/), 1);
     assert.equal(d.count(/required input missing or invalid for \/Dc\/0\/Voltage/), 1);
