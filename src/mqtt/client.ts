@@ -75,7 +75,7 @@ export class MqttSource {
     client.subscribe(this.opts.topics, { qos: this.opts.config.qos }, (err, granted) => {
       if (err) this.opts.log.error(`MQTT subscribe to ${this.opts.topics.join(', ')} failed: ${err.message}`);
       else if (granted?.some((g) => g.qos === 128)) this.opts.log.error(`MQTT broker refused the subscription to ${granted.filter((g) => g.qos === 128).map((g) => g.topic).join(', ')}`);
-      else this.opts.log.debug(() => `subscribed to ${this.opts.topics.join(', ')}`);
+      else this.opts.log.info(`subscribed to ${this.opts.topics.join(', ')}`);
     });
     this.opts.onState?.(true);
   }

@@ -22,7 +22,7 @@ describe('vbat run', { concurrency: false }, () => {
 
   test('exports the service at once, invalid and disconnected until data arrives; then maps each payload', async () => {
     const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/a', '--name', 'a', '--instance', '41', '--timeout', '30']);
-    await d.waitLog(/MQTT connected/);
+    await d.waitLog(/subscribed to/);
     let items = await w.items(SVC('a'));
     assert.deepEqual(items['/Connected'], { value: 0, type: 'i', text: '0' });
     assert.deepEqual(items['/DeviceInstance'], { value: 41, type: 'i', text: '41' });
@@ -48,7 +48,7 @@ describe('vbat run', { concurrency: false }, () => {
 
   test('staleness: /Connected 0 and the charge limits invalid; recovery on the next message', async () => {
     const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/stale', '--name', 'stale', '--instance', '42', '--timeout', '1.5']);
-    await d.waitLog(/MQTT connected/);
+    await d.waitLog(/subscribed to/);
     await w.publish('e2e/stale', FULL);
     await w.until(SVC('stale'), (i) => i['/Connected']!.value === 1, 'connected');
     const t0 = Date.now();
@@ -69,7 +69,7 @@ describe('vbat run', { concurrency: false }, () => {
   test('a retained payload at start fills the document but is not taken as live data', async () => {
     await w.publish('e2e/retained', FULL, { retain: true });
     const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/retained', '--name', 'ret', '--instance', '43']);
-    await d.waitLog(/MQTT connected/);
+    await d.waitLog(/subscribed to/);
     await sleep(700);
     const items = await w.items(SVC('ret'));
     assert.equal(items['/Connected']!.value, 0);
@@ -84,7 +84,7 @@ describe('vbat run', { concurrency: false }, () => {
 
   test('bad messages are dropped with a rate-limited warning; the daemon keeps serving', async () => {
     const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/bad', '--name', 'bad', '--instance', '44']);
-    await d.waitLog(/MQTT connected/);
+    await d.waitLog(/subscribed to/);
     await w.publish('e2e/bad', FULL);
     await w.until(SVC('bad'), (i) => i['/Connected']!.value === 1, 'connected');
     const rejected = (n: number) => w.until(SVC('bad'), (i) => i['/Vbat/MessagesRejected']!.value === n, `${n} rejected`);
@@ -113,8 +113,8 @@ describe('vbat run', { concurrency: false }, () => {
     const cfg = join(tmp, 'two.yaml');
     writeFileSync(cfg, [`mqtt: {url: "${w.broker.url}"}`, 'batteries:', '  - {name: left, topic: e2e/left, instance: 50}', '  - {name: right, topic: e2e/right, instance: 51, customName: Right pack}', ''].join('\n'));
     const d = w.vbat(['--config', cfg]);
-    await d.waitLog(/right: MQTT connected/);
-    await d.waitLog(/left: MQTT connected/);
+    await d.waitLog(/right: subscribed to/);
+    await d.waitLog(/left: subscribed to/);
     await w.publish('e2e/left', { Dc: { Power: 1, Voltage: 51 }, Soc: 11 });
     await w.publish('e2e/right', { Dc: { Power: 2, Voltage: 52 }, Soc: 22 });
     const left = await w.until(SVC('left'), (i) => i['/Soc']!.value === 11, 'left');
@@ -130,7 +130,7 @@ describe('vbat run', { concurrency: false }, () => {
     const cfg = join(tmp, 'multi.yaml');
     writeFileSync(cfg, [`mqtt: {url: "${w.broker.url}"}`, 'batteries:', '  - name: multi', '    instance: 60', '    timeout: 30', '    topics:', '      - {topic: e2e/multi/basic, timeout: 2.5}', '      - {topic: e2e/multi/cells, timeout: 1, required: false}', ''].join('\n'));
     const d = w.vbat(['--config', cfg]);
-    await d.waitLog(/MQTT connected/);
+    await d.waitLog(/subscribed to/);
     await w.publish('e2e/multi/cells', { Voltages: { Cell1: 3.3, Cell2: 3.31 } });
     await w.publish('e2e/multi/basic', { Dc: { Power: 5, Voltage: 52 }, Soc: 60 });
     let items = await w.until(SVC('multi'), (i) => i['/Voltages/Cell2']!.value === 3.31 && i['/Soc']!.value === 60, 'both sources');
@@ -149,14 +149,14 @@ describe('vbat run', { concurrency: false }, () => {
 
   test('broker restart: reconnects, resubscribes, logs the loss once', async () => {
     const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/restart', '--name', 'restart', '--instance', '70', '--timeout', '60']);
-    await d.waitLog(/MQTT connected/);
+    await d.waitLog(/subscribed to/);
     await w.publish('e2e/restart', { Dc: { Power: 1, Voltage: 50 }, Soc: 1 });
     await w.until(SVC('restart'), (i) => i['/Soc']!.value === 1, 'first');
     await w.broker.kill();
     await sleep(2500);
     assert.equal((await w.items(SVC('restart')))['/Soc']!.value, 1, 'D-Bus keeps serving while the broker is away');
     await w.broker.restart();
-    await d.waitLog(/MQTT connected[^\n]*\n[\s\S]*MQTT connected/, 10_000);
+    await d.waitLog(/subscribed to[^\n]*\n[\s\S]*subscribed to/, 10_000);
     await w.publish('e2e/restart', { Dc: { Power: 1, Voltage: 50 }, Soc: 2 });
     await w.until(SVC('restart'), (i) => i['/Soc']!.value === 2, 'after the restart', 8000);
     assert.equal(d.count(/connection to .* lost/), 1, 'one line for the loss, not one per retry');
@@ -195,7 +195,7 @@ describe('vbat run when the bus goes away', () => {
     await w.start({ socketPath });
     try {
       const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/bus', '--name', 'bus', '--instance', '90']);
-      await d.waitLog(/MQTT connected/);
+      await d.waitLog(/subscribed to/);
       await w.publish('e2e/bus', FULL);
       await w.until(SVC('bus'), (i) => i['/Connected']!.value === 1, 'connected');
       w.reader.close();

@@ -124,7 +124,7 @@ describe('the installed service runs the bundle: MQTT in, D-Bus out', { concurre
     const child = spawn('./run', [], { cwd: join(dir, 'service'), env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     daemon = new Daemon(child);
     await daemon.waitLog(new RegExp(`vbat: starting ${dir}/vbat\\.js ${VERSION.replace(/\./g, '\\.')} with \\S+node v\\d+`));
-    await daemon.waitLog(/MQTT connected/, 15_000);
+    await daemon.waitLog(/subscribed to/, 15_000);
     await w.publish('pkg/house', readFileSync(fixture('seed', 'seed-full.json'), 'utf8'));
     const items = await w.until('com.victronenergy.battery.vbat_pkg', (i) => i['/Connected']?.value === 1, 'connected');
     assert.deepEqual(items['/Dc/0/Voltage'], { value: 52.7, type: 'd', text: '52.70V' });
