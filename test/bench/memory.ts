@@ -79,7 +79,7 @@ export async function runMemory(ctx: Context): Promise<Record<string, unknown>> 
         const b = await started(serviceOf(`r${i}`), () => world.vbatBattery(`r${i}`, `${topic}/bundle`, [], main));
         ms.push(b.ms);
         if (i === starts - 1) {
-          await b.proc.waitLog(/MQTT connected/);
+          await b.proc.waitLog(/subscribed to/);
           await sleep(1000);
           rss = b.proc.memory().rssMb;
         }
@@ -96,7 +96,7 @@ export async function runMemory(ctx: Context): Promise<Record<string, unknown>> 
     }
 
     // --- RSS after start-up ------------------------------------------------------------------
-    await vbat!.waitLog(/MQTT connected/);
+    await vbat!.waitLog(/subscribed to/);
     await floor!.waitLog(/^ready$/m);
     await sleep(1000);
     const vStart = vbat!.memory();
