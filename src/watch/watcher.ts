@@ -5,7 +5,8 @@
  * name only. It never calls SetValue. Uses dbus-next's low-level message API, so it sees exactly
  * what is on the wire.
  */
-import { Message, MessageType, sessionBus, type MessageBus, type Variant } from 'dbus-next';
+import { Message, MessageType, type Variant } from 'dbus-next';
+import { busDaemonCall, connectBus, type BusConnection } from '../dbus/connection.js';
 
 export const BUSITEM_INTERFACE = 'com.victronenergy.BusItem';
 export const BATTERY_PREFIX = 'com.victronenergy.battery.';
@@ -41,52 +42,25 @@ export class BusWatcher {
   /** Signals received while a GetItems is in flight: replayed after its reply. */
   private queued?: Message[];
   private listener?: () => void;
-  private lostListener?: (err: Error) => void;
-  private closed = false;
   private loading?: Promise<void>;
 
   private constructor(
-    private readonly bus: MessageBus,
+    private readonly conn: BusConnection,
     readonly address: string,
   ) {
-    bus.on('message', (m: Message) => {
+    conn.bus.on('message', (m: Message) => {
       if (m.type === MessageType.SIGNAL) this.onSignal(m);
     });
   }
 
   /** Connect to the bus at `address`, or fail within timeoutMs with a plain message. */
   static async connect(address: string, timeoutMs = CALL_TIMEOUT_MS): Promise<BusWatcher> {
-    let bus: MessageBus;
-    try {
-      bus = sessionBus({ busAddress: address });
-    } catch (err) {
-      throw new Error(`cannot connect to D-Bus at ${address}: ${(err as Error).message}`);
-    }
-    let watcher: BusWatcher | undefined;
-    // One listener stays for good: an 'error' without a listener would throw.
-    bus.on('error', (err: unknown) => {
-      if (watcher && !watcher.closed) watcher.lostListener?.(err instanceof Error ? err : new Error(String(err)));
-    });
-    try {
-      await bounded(
-        new Promise<void>((resolve, reject) => {
-          bus.once('connect', () => resolve());
-          bus.once('error', (err: unknown) => reject(err));
-        }),
-        timeoutMs,
-        'connecting',
-      );
-    } catch (err) {
-      bus.disconnect();
-      throw new Error(`cannot connect to D-Bus at ${address}: ${(err as Error).message ?? String(err)}`);
-    }
-    watcher = new BusWatcher(bus, address);
-    return watcher;
+    return new BusWatcher(await connectBus(address, timeoutMs), address);
   }
 
   /** Called once if the connection fails after connect(). */
   onLost(listener: (err: Error) => void): void {
-    this.lostListener = listener;
+    this.conn.onLost(listener);
   }
 
   /** Names on the bus starting with `prefix` (default: battery services), sorted. */
@@ -129,13 +103,8 @@ export class BusWatcher {
   }
 
   /** Disconnect (bounded). Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const stream = (this.bus as unknown as { _connection?: { stream?: { destroyed?: boolean; once(e: 'close', l: () => void): void; destroy(): void } } })._connection?.stream;
-    const closed = stream && !stream.destroyed ? new Promise<void>((resolve) => stream.once('close', resolve)) : Promise.resolve();
-    this.bus.disconnect();
-    await bounded(closed, 1000, 'disconnecting').catch(() => stream?.destroy());
+  close(): Promise<void> {
+    return this.conn.close();
   }
 
   private load(owner: string): Promise<void> {
@@ -213,28 +182,16 @@ export class BusWatcher {
   }
 
   private daemon(member: string, signature = '', body: unknown[] = []): Promise<Message> {
-    return this.call(DBUS, '/org/freedesktop/DBus', DBUS, member, signature, body);
+    return this.conn.call(busDaemonCall(member, signature, body));
   }
 
-  private call(destination: string, path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<Message> {
-    const msg = new Message({ destination, path, interface: iface, member, signature, body });
-    return bounded(
-      this.bus.call(msg).then((r) => r as Message),
-      CALL_TIMEOUT_MS,
-      `${member} on ${destination}`,
-    );
+  /** A method call, bounded by the connection's timeout. */
+  private call(destination: string, path: string, iface: string, member: string): Promise<Message> {
+    return this.conn.call(new Message({ destination, path, interface: iface, member }));
   }
 }
 
 /** Victron's invalid: an empty array (velib sends `ai`; any empty array counts). */
 function isInvalid(v: Variant): boolean {
   return v.signature.startsWith('a') && Array.isArray(v.value) && v.value.length === 0;
-}
-
-function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
