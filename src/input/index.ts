@@ -1,3 +1,3 @@
 /** The input stage's front door: MQTT message → input document. */
-export { DocumentBuilder, DEFAULT_MAX_PAYLOAD_BYTES, mergeDeep, parseLeaf, unwrap, type Accepted, type DocumentOptions, type RefusalKind } from './document.js';
+export { DocumentBuilder, type Accepted, type DocumentOptions, type RefusalKind } from './document.js';
 export { documentKeys, topicMatches, validTopicFilter } from './topics.js';
