@@ -46,6 +46,19 @@ describe('vbat run', { concurrency: false }, () => {
     assert.equal(r.code, 0);
   });
 
+  test('a burst of messages: the last value always reaches D-Bus; credentials never reach the log', async () => {
+    const url = w.broker.url.replace('mqtt://', 'mqtt://vbat:s3cr3t-pw@');
+    const d = w.vbat(['--broker', url, '--topic', 'e2e/burst', '--name', 'burst', '--instance', '45']);
+    await d.waitLog(/subscribed to/);
+    const c = await w.publisher();
+    for (let i = 1; i <= 500; i++) c.publish('e2e/burst', JSON.stringify({ Dc: { Power: i, Voltage: 52 }, Soc: i / 5 }));
+    const items = await w.until(SVC('burst'), (i) => i['/Dc/0/Power']!.value === 500, 'the final value of the burst');
+    assert.equal(items['/Soc']!.value, 100);
+    assert.doesNotMatch(d.log, /s3cr3t-pw/);
+    assert.match(d.log, /MQTT connected to mqtt:\/\/127\.0\.0\.1/);
+    await d.stop();
+  });
+
   test('staleness: /Connected 0 and the charge limits invalid; recovery on the next message', async () => {
     const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/stale', '--name', 'stale', '--instance', '42', '--timeout', '1.5']);
     await d.waitLog(/subscribed to/);
