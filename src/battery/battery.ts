@@ -1,69 +1,99 @@
 /**
- * One battery at run time: MQTT messages → input document → mapping → D-Bus service, with the
- * safety rules in between. Stale data never stays on the bus: when a required source is silent
- * for its timeout, /Connected goes to 0 and every data path (the charge limits DVCC reads above
- * all) goes invalid, in one ItemsChanged. The service stays registered and recovers on the next
- * fresh message.
+ * One battery at run time, as a conductor over parts it is handed: a message source (MQTT), a
+ * sink (the D-Bus service) and an identity store (the settings service). It owns the safety
+ * policy, which is why it is kept free of I/O and tested with fake time:
+ *
+ * - Every message is applied in a transaction: rejected by the input stage or by the mapping (a
+ *   required path left invalid), it leaves no trace in the document and refreshes nothing.
+ * - Each value in the document is as fresh as the message that delivered it and expires after its
+ *   source's timeout; a path computed from an expired (or never sent) input is invalid.
+ * - When a required path can no longer be computed, a required source is silent for its timeout,
+ *   or no message was accepted for the battery's timeout, the battery goes stale: /Connected 0
+ *   and every data path (the charge limits DVCC reads above all) invalid in one update, and the
+ *   document is forgotten, so it is rebuilt only from data that arrives afterwards.
+ * - Nothing here exits or stops because data stopped.
  */
-import type { BatteryConfig, MqttConfig } from '../config/index.js';
-import { parseClassAndVrmInstance, startService, type BusItemService, type SettingsClient } from '../dbus/index.js';
+import type { BatteryConfig } from '../config/index.js';
+import type { ItemDefinition } from '../dbus/index.js';
 import { DocumentBuilder } from '../input/index.js';
 import type { Logger } from '../log.js';
 import { Evaluator, frameOf, type CompiledMapping, type Evaluation } from '../mapping/index.js';
-import { MqttSource, type MqttMessage } from '../mqtt/client.js';
 import type { Frame, PathValue } from '../venus/types.js';
 import { INVALID_TEXT } from '../venus/types.js';
-import { Freshness } from './freshness.js';
+import { Freshness, type SourceState } from './freshness.js';
 import { itemDefinitions, serviceDocument, serviceEvaluator, serviceMapping, type Diagnostics, type Identity } from './identity.js';
+import { MessageQueue } from './queue.js';
+import type { IdentityStore } from './settings.js';
+import type { BatterySink, SinkFactory } from './sink.js';
+
+export interface Message {
+  topic: string;
+  payload: Buffer | string;
+  /** Replayed by the broker from its store at subscribe time, not necessarily live data. */
+  retained: boolean;
+}
+
+/** Where messages come from (MQTT in production). */
+export interface MessageSource {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export type SourceFactory = (topics: string[], onMessage: (m: Message) => void) => MessageSource;
 
 export interface BatteryOptions {
   config: BatteryConfig;
   mapping: CompiledMapping;
-  mqtt: MqttConfig & { url: string };
-  clientId: string;
-  busAddress?: string;
-  propertiesChanged: boolean;
   maxPayloadBytes: number;
   log: Logger;
-  /** Venus OS's settings service client: VRM instance (ClassAndVrmInstance) and a persisted /CustomName. */
-  settings?: SettingsClient;
+  openSource: SourceFactory;
+  openSink: SinkFactory;
+  identityStore?: IdentityStore;
   now?: () => number;
+  /** Runs `tick` every second; by default an unref'd setInterval. Returns a stop function. */
+  every?: (ms: number, fn: () => void) => () => void;
+  schedule?: (fn: () => void) => void;
 }
 
 /** At most this many messages wait while one batch is processed; older ones are dropped. */
 const MAX_PENDING = 10_000;
 const TICK_MS = 1000;
-/** Pause between attempts to export the service again after the bus went away. */
-const BUS_RETRY_MS = 2000;
 /** How often the log gets a one-line summary of the counters (in ticks). */
 const SUMMARY_TICKS = 600;
 
+const defaultEvery = (ms: number, fn: () => void) => {
+  const t = setInterval(fn, ms);
+  t.unref();
+  return () => clearInterval(t);
+};
+
 export class Battery {
-  private service?: BusItemService;
-  private source?: MqttSource;
   private readonly documents: DocumentBuilder;
   private readonly evaluator: Evaluator;
   private readonly serviceEval = serviceEvaluator();
   private readonly freshness: Freshness;
+  private readonly queue: MessageQueue<Message>;
   private readonly diag: Diagnostics = { connected: false, accepted: 0, rejected: 0 };
   private readonly identity: Identity;
-  /** Settings paths under /Settings/Devices/<ident>/, when the settings service answered. */
-  private settingsBase?: string;
-  private lastValid = -Infinity;
-  private pending: MqttMessage[] = [];
-  private scheduled = false;
-  private busy = false;
-  private timer?: NodeJS.Timeout;
-  private retry?: NodeJS.Timeout;
-  private ticks = 0;
-  private summarized = { accepted: 0, rejected: 0 };
   private readonly now: () => number;
   private readonly log: Logger;
-  /** Only the latest message per topic matters when messages replace the document. */
-  private readonly latestOnly: boolean;
+  private readonly config: BatteryConfig;
+  private readonly mapping: CompiledMapping;
+  private sink?: BatterySink;
+  private source?: MessageSource;
+  private stopTicks?: () => void;
+  /** Serialises message batches and ticks: a transaction never sees a tick halfway through. */
+  private work: Promise<void> = Promise.resolve();
+  private lastValid = -Infinity;
+  /** Leaves expired since the last published evaluation: the next tick re-evaluates. */
+  private dirty = false;
+  private ticks = 0;
+  private summarized = { accepted: 0, rejected: 0 };
 
   constructor(private readonly opts: BatteryOptions) {
     const { config, mapping } = opts;
+    this.config = config;
+    this.mapping = mapping;
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
     const sources = config.sources.length ? config.sources : [{ topic: mapping.input.topic ?? '#', timeout: config.timeout, required: true }];
@@ -71,11 +101,18 @@ export class Battery {
     this.documents = new DocumentBuilder({ input: mapping.input, topics: sources.map((s) => s.topic), maxPayloadBytes: opts.maxPayloadBytes });
     this.evaluator = new Evaluator(mapping, config.variables);
     this.identity = { instance: config.instance, customName: config.customName };
-    this.latestOnly = (mapping.input.format ?? 'json') === 'json' && !mapping.input.merge;
+    this.queue = new MessageQueue<Message>({
+      latestOnly: mapping.input.format === 'json' && !mapping.input.merge,
+      max: MAX_PENDING,
+      handle: (batch) => this.serially(() => this.process(batch)),
+      onOverflow: () => this.log.warnLimited('overload', `overloaded: more than ${MAX_PENDING} messages waiting, dropping the oldest`),
+      onError: (err) => this.log.warnLimited('internal', `internal error while processing messages: ${(err as Error).stack ?? String(err)}`),
+      schedule: opts.schedule,
+    });
   }
 
   get serviceName(): string {
-    return this.opts.config.serviceName;
+    return this.config.serviceName;
   }
 
   get connected(): boolean {
@@ -89,139 +126,152 @@ export class Battery {
 
   /** Export the service (everything invalid, /Connected 0), then subscribe. */
   async start(): Promise<void> {
-    await this.claimSettings();
-    await this.export();
-    this.log.info(`exported ${this.opts.config.serviceName} (instance ${this.identity.instance}, ${this.opts.mapping.paths.length} data paths from ${this.opts.mapping.file}); waiting for data`);
-    this.timer = setInterval(() => void this.tick(), TICK_MS);
-    this.timer.unref();
-    this.source = new MqttSource({
-      config: this.opts.mqtt,
-      clientId: this.opts.clientId,
-      topics: this.freshness.sources.map((s) => s.topic),
-      log: this.log,
-      onMessage: (m) => this.onMessage(m),
+    await this.opts.identityStore?.claim(this.identity);
+    this.sink = this.opts.openSink({
+      items: () => this.items(),
+      onSetValue: (path, value) => this.onSetValue(path, value),
+      onLost: () => void this.serially(async () => this.forget()),
+      onRestored: () => undefined,
     });
+    await this.sink.open();
+    this.log.info(`exported ${this.config.serviceName} (instance ${this.identity.instance}, ${this.mapping.paths.length} data paths from ${this.mapping.file}); waiting for data`);
+    this.stopTicks = (this.opts.every ?? defaultEvery)(TICK_MS, () => void this.tick());
+    this.source = this.opts.openSource(
+      this.freshness.sources.map((s) => s.topic),
+      (m) => this.onMessage(m),
+    );
     this.source.start();
   }
 
-  /** Export the D-Bus service with every data path invalid and /Connected 0. */
-  private async export(): Promise<void> {
-    const service = serviceMapping();
-    const ev = await this.serviceEval.evaluate(this.serviceDoc());
-    const state = (path: string) => {
-      const i = service.byPath.get(path)!.index;
-      return { value: ev.values[i]!, text: ev.texts[i]! };
-    };
-    this.service = await startService({
-      serviceName: this.opts.config.serviceName,
-      busAddress: this.opts.busAddress,
-      items: itemDefinitions(service, state, this.opts.mapping),
-      propertiesChanged: this.opts.propertiesChanged,
-      onSetValue: (path, value) => this.onSetValue(path, value),
-      onError: (err) => this.onBusLost(err),
-    });
+  async stop(): Promise<void> {
+    this.stopTicks?.();
+    this.stopTicks = undefined;
+    await Promise.allSettled([this.source?.stop(), this.sink?.close()]);
+    this.source = undefined;
+    this.sink = undefined;
+  }
+
+  onMessage(m: Message): void {
+    this.queue.push(m);
+  }
+
+  /** Resolves once every message received so far has been handled (tests). */
+  async settled(): Promise<void> {
+    await this.queue.idle();
+    await this.work;
+  }
+
+  /** Once a second: expire values and sources, go stale when due, refresh the diagnostics. */
+  tick(): Promise<void> {
+    return this.serially(() => this.refresh());
+  }
+
+  private serially(task: () => Promise<void>): Promise<void> {
+    const run = this.work.then(task);
+    this.work = run.catch((err) => this.log.warnLimited('internal', `internal error: ${(err as Error).stack ?? String(err)}`));
+    return this.work;
+  }
+
+  private async process(batch: Message[]): Promise<void> {
+    const now = this.now();
+    if (this.documents.expire(now)) this.dirty = true;
+    if (await this.apply(batch, now)) return;
+    // One bad message never takes the rest of its batch down with it.
+    for (const m of batch) await this.apply([m], now);
   }
 
   /**
-   * The bus connection died (dbus-daemon restarted). Keep the process, mark everything stale so
-   * the next export starts from invalid values, and export again until the bus is back.
+   * Apply messages in one transaction; commit and publish when the mapping accepts the result.
+   * False when the mapping rejected a batch of several messages (the caller retries them singly).
    */
-  private onBusLost(err: Error): void {
-    this.log.error(`D-Bus connection lost (${err.message}); exporting the service again every ${BUS_RETRY_MS / 1000} s`);
-    const dead = this.service;
-    this.service = undefined;
-    void dead?.close();
-    this.diag.connected = false;
-    this.evaluator.reset();
-    this.retryExport();
-  }
-
-  private retryExport(): void {
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      this.export().then(
-        () => this.log.info(`exported ${this.opts.config.serviceName} again; waiting for data`),
-        () => this.retryExport(),
-      );
-    }, BUS_RETRY_MS);
-  }
-
-  async stop(): Promise<void> {
-    if (this.retry) clearTimeout(this.retry);
-    if (this.timer) clearInterval(this.timer);
-    await Promise.all([this.source?.stop(), this.service?.close()]);
-    this.source = undefined;
-    this.service = undefined;
-  }
-
-  onMessage(m: MqttMessage): void {
-    if (this.pending.length >= MAX_PENDING) {
-      this.pending.shift();
-      this.log.warnLimited('overload', `overloaded: more than ${MAX_PENDING} messages waiting, dropping the oldest`);
-    }
-    this.pending.push(m);
-    if (!this.scheduled && !this.busy) {
-      this.scheduled = true;
-      // Messages that arrive in the same socket read are mapped together, once.
-      setImmediate(() => void this.drain());
-    }
-  }
-
-  private async drain(): Promise<void> {
-    this.scheduled = false;
-    this.busy = true;
-    try {
-      while (this.pending.length) {
-        const batch = this.latestOnly ? latestPerTopic(this.pending) : this.pending;
-        this.pending = [];
-        await this.process(batch);
-      }
-    } catch (err) {
-      this.log.error(`internal error while processing messages: ${(err as Error).stack ?? String(err)}`);
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private async process(batch: MqttMessage[]): Promise<void> {
-    const now = this.now();
-    let fresh = false;
-    let accepted = false;
+  private async apply(batch: Message[], now: number): Promise<boolean> {
+    this.documents.begin();
+    const delivering = new Set<SourceState>();
     for (const m of batch) {
       const source = this.freshness.sourceOf(m.topic);
       if (!source) continue;
-      const result = this.documents.accept(m.topic, m.payload);
-      if (!result.ok) {
-        this.reject(`bad message on ${m.topic}: ${result.reason}`, `bad:${m.topic}:${result.kind}`);
+      if (m.retained && !this.config.retainedIsFresh) {
+        this.log.debug(() => `retained message on ${m.topic} ignored: not proof of a live BMS (retainedIsFresh: false)`);
         continue;
       }
-      accepted = true;
-      if (!m.retained || this.opts.config.retainedIsFresh) {
-        this.freshness.markFresh(source, now);
-        fresh = true;
-      }
+      const r = this.documents.accept(m.topic, m.payload, now + source.timeout * 1000);
+      if (!r.ok) this.reject(`bad message on ${m.topic}: ${r.reason}`, `bad:${m.topic}:${r.kind}`);
+      else if (r.leaves === 0) this.reject(`message on ${m.topic} carries no values: it does not count as fresh data`, `novalues:${m.topic}`);
+      else delivering.add(source);
     }
-    if (!accepted) return;
-    if (!fresh) {
-      this.log.debug(() => 'retained message stored; waiting for live data before publishing');
-      return;
+    if (delivering.size === 0) {
+      this.documents.rollback();
+      return true;
     }
-    if (!this.freshness.live) return; // another required source is still silent
-    const ev = await this.evaluator.evaluate(this.documents.document, now);
+    if (!this.freshness.live(delivering)) {
+      this.commit(delivering, now);
+      const silent = this.freshness.silentRequired(delivering).map((s) => s.topic);
+      this.log.debug(() => `stored; waiting for the required source ${silent.join(', ')} before publishing`);
+      return true;
+    }
+    const ev = await this.evaluate(now);
     if (ev.missingRequired.length) {
+      this.documents.rollback();
+      if (batch.length > 1) return false;
       this.reject(`message dropped: required input missing or invalid for ${ev.missingRequired.join(', ')}`, 'required');
-      return;
+      return true;
     }
-    this.warnProblems(ev);
-    this.diag.accepted++;
+    this.commit(delivering, now);
     this.lastValid = now;
+    this.diag.accepted++;
+    this.warnProblems(ev);
     const wasConnected = this.diag.connected;
-    const frame = frameOf(this.opts.mapping, ev, !wasConnected);
     if (!wasConnected) {
       this.diag.connected = true;
       this.log.info('data is arriving: battery connected');
     }
-    await this.publish(frame, !wasConnected);
+    await this.publish(frameOf(this.mapping, ev, !wasConnected), !wasConnected);
+    return true;
+  }
+
+  private commit(delivering: Set<SourceState>, now: number): void {
+    this.documents.commit();
+    for (const s of delivering) this.freshness.markFresh(s, now);
+  }
+
+  private evaluate(now: number): Promise<Evaluation> {
+    const latest = this.mapping.input.merge ? this.documents.latest : undefined;
+    const ev = this.evaluator.evaluate(this.documents.document, now, latest);
+    this.dirty = false;
+    return ev;
+  }
+
+  private async refresh(): Promise<void> {
+    const now = this.now();
+    if (++this.ticks % SUMMARY_TICKS === 0) this.summarize(now);
+    for (const s of this.freshness.expire(now)) {
+      this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${s.required ? '' : ' (optional source: its values are dropped)'}`);
+    }
+    const dropped = this.documents.expire(now) || this.dirty;
+    if (!this.diag.connected) return this.publish(new Map(), true);
+    if (!this.freshness.live()) return this.goStale(`required source ${this.freshness.silentRequired().map((s) => s.topic).join(', ')} silent`);
+    if (now - this.lastValid >= this.config.timeout * 1000) return this.goStale(`no valid message for ${this.config.timeout} s`);
+    if (!dropped) return this.publish(new Map(), true);
+    // Some values expired: recompute without them.
+    const ev = await this.evaluate(now);
+    if (ev.missingRequired.length) return this.goStale(`inputs of ${ev.missingRequired.join(', ')} are older than their timeout`);
+    await this.publish(frameOf(this.mapping, ev), true);
+  }
+
+  private goStale(why: string): Promise<void> {
+    this.forget();
+    this.log.warn(`battery stale (${why}): /Connected = 0, all data paths (charge limits included) invalid until fresh data arrives`);
+    const invalid: Frame = new Map(this.mapping.paths.map((p) => [p.path, { value: null, text: INVALID_TEXT }]));
+    return this.publish(invalid, true);
+  }
+
+  /** Forget all data: what comes back is built only from messages that arrive afterwards. */
+  private forget(): void {
+    this.diag.connected = false;
+    this.evaluator.reset();
+    this.documents.clear();
+    this.freshness.reset();
+    this.dirty = false;
   }
 
   private reject(reason: string, key: string): void {
@@ -234,55 +284,37 @@ export class Battery {
     if (!ev.problemCount) return;
     ev.problems.forEach((problem, i) => {
       if (!problem) return;
-      const path = this.opts.mapping.paths[i]!.path;
+      const path = this.mapping.paths[i]!.path;
       this.diag.lastProblem = `${path}: ${problem}`;
       this.log.warnLimited(`value:${path}`, `${path} invalid: ${problem}`);
     });
   }
 
   /**
-   * Apply data changes, in one ItemsChanged. The service paths (identity, diagnostics) are
-   * re-evaluated only with `withService` (state changes and the 1 s tick), not per message.
+   * Apply data changes in one update. The service paths (identity, diagnostics) are re-evaluated
+   * only with `withService` (state changes and the 1 s tick), not per message.
    */
   private async publish(data: Frame, withService = false): Promise<void> {
-    const service = this.service;
-    if (!service) return;
+    const sink = this.sink;
+    if (!sink) return;
     if (withService) {
       const last = this.lastValid;
       this.diag.messageAge = last === -Infinity ? undefined : Math.max(0, Math.floor((this.now() - last) / 1000));
       const ev = await this.serviceEval.evaluate(this.serviceDoc());
       for (const [path, state] of frameOf(serviceMapping(), ev)) data.set(path, state);
     }
-    if (data.size) service.apply(data);
+    sink.apply(data);
   }
 
-  /** Once a second: expire sources, and refresh the diagnostics. */
-  async tick(): Promise<void> {
-    const now = this.now();
-    if (++this.ticks % SUMMARY_TICKS === 0) this.summarize(now);
-    const expired = this.freshness.expire(now);
-    const wasConnected = this.diag.connected;
-    for (const s of expired) {
-      this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${s.required ? '' : ' (optional source: its values are dropped)'}`);
-      this.documents.forget(s.topic);
-    }
-    // A source can stay fresh with messages that never pass the mapping (e.g. `{}` each second):
-    // the battery also goes stale when no message was accepted for its timeout.
-    const silent = now - this.lastValid >= this.opts.config.timeout * 1000;
-    if (wasConnected && (!this.freshness.live || silent)) {
-      this.diag.connected = false;
-      this.evaluator.reset();
-      this.log.warn('battery stale: /Connected = 0, all data paths (charge limits included) invalid until fresh data arrives');
-      const invalid: Frame = new Map(this.opts.mapping.paths.map((p) => [p.path, { value: null, text: INVALID_TEXT }]));
-      await this.publish(invalid, true);
-      return;
-    }
-    if (expired.length && this.diag.connected) {
-      // An optional source went away: recompute without its values.
-      const ev = await this.evaluator.evaluate(this.documents.document, now);
-      if (!ev.missingRequired.length) return this.publish(frameOf(this.opts.mapping, ev), true);
-    }
-    await this.publish(new Map(), true);
+  /** The service as exported now: service paths from the current state, data paths invalid. */
+  private async items(): Promise<ItemDefinition[]> {
+    const service = serviceMapping();
+    const ev = await this.serviceEval.evaluate(this.serviceDoc());
+    const state = (path: string) => {
+      const i = service.byPath.get(path)!.index;
+      return { value: ev.values[i]!, text: ev.texts[i]! };
+    };
+    return itemDefinitions(service, state, this.mapping);
   }
 
   private summarize(now: number): void {
@@ -293,60 +325,16 @@ export class Battery {
     this.log.info(`${this.diag.connected ? 'connected' : 'STALE'}: ${accepted} messages mapped, ${rejected} rejected in the last ${(SUMMARY_TICKS * TICK_MS) / 60000} min; ${age}`);
   }
 
-  /**
-   * Ask localsettings for this battery's VRM instance (it may hand back another free one) and for
-   * a /CustomName set from the GUI earlier. Without a settings service the config's values stand.
-   */
-  private async claimSettings(): Promise<void> {
-    const settings = this.opts.settings;
-    if (!settings) return;
-    const base = `/Settings/Devices/vbat_${this.opts.config.name.replace(/-/g, '_')}`;
-    try {
-      if (!(await settings.available())) {
-        this.log.info(`no settings service on the bus: using the configured instance ${this.identity.instance}`);
-        return;
-      }
-      const [instance, name] = await settings.addSettings([
-        { path: `${base}/ClassAndVrmInstance`, default: `battery:${this.identity.instance}` },
-        { path: `${base}/CustomName`, default: '' },
-      ]);
-      const n = instance?.error === 0 ? parseClassAndVrmInstance(instance.value) : undefined;
-      if (n === undefined) this.log.warn(`settings service gave no usable instance (${JSON.stringify(instance)}): using ${this.identity.instance}`);
-      else if (n !== this.identity.instance) this.log.info(`settings service assigned instance ${n} (configured ${this.identity.instance})`);
-      if (n !== undefined) this.identity.instance = n;
-      if (name?.error === 0 && typeof name.value === 'string' && name.value !== '') this.identity.customName = name.value;
-      this.settingsBase = base;
-    } catch (err) {
-      this.log.warn(`settings service did not answer (${(err as Error).message}): using the configured instance ${this.identity.instance}`);
-    }
-  }
-
   private onSetValue(path: string, value: PathValue): boolean {
     this.log.info(`${path} set to ${JSON.stringify(value)} over D-Bus`);
     if (path === '/CustomName') {
       this.identity.customName = typeof value === 'string' ? value : '';
-      const settings = this.opts.settings;
-      if (settings && this.settingsBase) {
-        settings.setValue(`${this.settingsBase}/CustomName`, this.identity.customName).then(
-          (code) => code !== 0 && this.log.warn(`settings service refused the new name (code ${code})`),
-          (err: Error) => this.log.warn(`could not store the new name in the settings service: ${err.message}`),
-        );
-      }
+      this.opts.identityStore?.storeName(this.identity.customName);
     }
     return true;
   }
 
   private serviceDoc(): Record<string, unknown> {
-    return serviceDocument(this.opts.config, this.opts.mapping, this.identity, this.diag);
+    return serviceDocument(this.config, this.mapping, this.identity, this.diag);
   }
-}
-
-function latestPerTopic(messages: MqttMessage[]): MqttMessage[] {
-  if (messages.length < 2) return messages;
-  const latest = new Map<string, MqttMessage>();
-  for (const m of messages) {
-    latest.delete(m.topic); // keep arrival order of the survivors
-    latest.set(m.topic, m);
-  }
-  return [...latest.values()];
 }

@@ -1,13 +1,15 @@
 /**
- * Which of a battery's sources are fresh. A battery is live only while every required source has
- * delivered a valid message within its timeout; an optional source going stale only loses its
- * own values. Pure bookkeeping with an injected clock, so it is tested without timers.
+ * Which of a battery's sources are fresh. A source is fresh while a message of its own delivered
+ * values within its timeout (a rejected or empty message, or a retained one, delivers nothing). A
+ * battery is live only while every required source is fresh; an optional source going stale only
+ * loses its own values (which expire from the document by themselves, see input/store.ts).
+ * Pure bookkeeping with times handed in, so it is tested without timers.
  */
 import type { Source } from '../config/index.js';
 import { topicMatches } from '../input/index.js';
 
 export interface SourceState extends Source {
-  /** When the last valid, fresh (not retained) message arrived; -Infinity before the first. */
+  /** When the source last delivered values; -Infinity before the first. */
   lastFresh: number;
   stale: boolean;
 }
@@ -41,8 +43,18 @@ export class Freshness {
     return expired;
   }
 
-  /** True while every required source is fresh. */
-  get live(): boolean {
-    return this.sources.every((s) => !s.required || !s.stale);
+  /** Every source stale (the battery went stale and forgot its data). */
+  reset(): void {
+    for (const s of this.sources) s.stale = true;
+  }
+
+  /** True while every required source is fresh, counting `delivering` as fresh. */
+  live(delivering?: ReadonlySet<SourceState>): boolean {
+    return this.sources.every((s) => !s.required || !s.stale || delivering?.has(s) === true);
+  }
+
+  /** The required sources that are not fresh (for the log). */
+  silentRequired(delivering?: ReadonlySet<SourceState>): SourceState[] {
+    return this.sources.filter((s) => s.required && s.stale && !delivering?.has(s));
   }
 }

@@ -20,7 +20,7 @@ import { Logger } from '../log.js';
 import { LiveView, stopper, type Output } from '../watch/live.js';
 import { BusWatcher } from '../watch/watcher.js';
 import { parse } from './args.js';
-import { createBatteries } from './run.js';
+import { createBatteries } from '../battery/index.js';
 import { seconds } from './watch.js';
 
 export const DEMO_USAGE = `Usage: vbat demo [--bus ADDRESS] [--port PORT] [--duration SECONDS] [--once]

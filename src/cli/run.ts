@@ -3,14 +3,12 @@
  * own D-Bus connection and service) per configured battery, all in this process. Everything is
  * validated before the first connection; SIGTERM/SIGINT release the bus names within a second.
  */
-import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Battery } from '../battery/index.js';
+import { createBatteries, type Battery } from '../battery/index.js';
 import { SettingsClient } from '../dbus/index.js';
-import { loadConfig, type ConfigFlags, type RunConfig } from '../config/index.js';
+import { loadConfig, type ConfigFlags } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import { Logger } from '../log.js';
-import { loadMapping, type CompiledMapping } from '../mapping/index.js';
 import { parse, parseVars } from './args.js';
 
 export const RUN_USAGE = `Usage: vbat run [--config FILE] [--broker URL] [--topic TOPIC] [--mapping FILE]
@@ -105,6 +103,9 @@ export async function run(args: string[]): Promise<number> {
       log.info(`${signal}: releasing ${started.map((b) => b.serviceName).join(', ')}`);
       // Never hang on the way out: supervise gives us a second.
       const force = setTimeout(() => resolve(0), 900);
+      // And never outlive it: whatever is still open (a dead bus, a dead broker) cannot keep the
+      // process alive past this (unref'd: it fires only if something else holds the loop).
+      setTimeout(() => process.exit(process.exitCode ?? 0), 1500).unref();
       void stopAll(started).then(async () => {
         await settings?.close();
         clearTimeout(force);
@@ -114,29 +115,6 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-}
-
-export function createBatteries(config: RunConfig, log: Logger, settings?: SettingsClient): Battery[] {
-  const mappings = new Map<string, CompiledMapping>();
-  const mappingFor = (file: string) => {
-    let m = mappings.get(file);
-    if (!m) mappings.set(file, (m = loadMapping(file)));
-    return m;
-  };
-  return config.batteries.map(
-    (b) =>
-      new Battery({
-        config: b,
-        mapping: mappingFor(b.mappingFile),
-        mqtt: config.mqtt,
-        clientId: `${config.mqtt.clientId ?? `vbat_${hostname()}`}_${b.name}`,
-        busAddress: config.bus,
-        propertiesChanged: config.propertiesChanged,
-        maxPayloadBytes: config.mqtt.maxPayloadBytes,
-        log: log.child(b.name),
-        settings,
-      }),
-  );
 }
 
 async function stopAll(batteries: Battery[]): Promise<void> {

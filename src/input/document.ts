@@ -1,15 +1,23 @@
 /**
  * The input stage: MQTT messages → the input document a mapping reads. `json` documents are the
- * payload (or the merge of several topics' payloads); `tree` documents hold one leaf per topic,
+ * payload (or the overlay of several topics' payloads); `tree` documents hold one leaf per topic,
  * for BMSes that publish one plain value per topic (ESPHome, Tasmota, Venus's own MQTT bridge).
+ *
+ * Every message is hostile until proven otherwise: payloads are size-checked before parsing,
+ * rebuilt without prototypes, and refused whole for a forbidden key or topic level. Every leaf
+ * carries the expiry of the message that delivered it (see store.ts), and a battery applies its
+ * messages inside a transaction so that one the mapping rejects leaves nothing behind.
  */
 import type { InputSpec } from '../mapping/index.js';
+import { blank, InputRefusal, isForbiddenKey, isTree, sanitize, type Tree } from './sanitize.js';
+import { LeafInfo, LeafStore } from './store.js';
 import { documentKeys, topicMatches } from './topics.js';
 
 /** Why a message was refused, for grouping log lines (one rate limit per kind). */
-export type RefusalKind = 'size' | 'empty' | 'json' | 'shape' | 'topic';
+export type RefusalKind = 'size' | 'empty' | 'json' | 'shape' | 'topic' | 'key' | 'depth' | 'topics';
 
-export type Accepted = { ok: true; doc: unknown } | { ok: false; kind: RefusalKind; reason: string };
+/** `leaves`: how many values the message delivered (0: it brings nothing fresh). */
+export type Accepted = { ok: true; doc: unknown; leaves: number } | { ok: false; kind: RefusalKind; reason: string };
 
 export interface DocumentOptions {
   input: InputSpec;
@@ -17,88 +25,205 @@ export interface DocumentOptions {
   topics: string[];
   /** Larger payloads are refused (protects a small GX device). */
   maxPayloadBytes?: number;
+  /** Messages on further topics are refused once the document holds this many. */
+  maxTopics?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
+export const DEFAULT_MAX_TOPICS = 1000;
 
 export class DocumentBuilder {
   private readonly format: 'json' | 'tree';
-  private readonly perTopic = new Map<string, unknown>();
-  /** tree format: each topic's leaf, so a source's leaves can be dropped when it goes stale. */
-  private readonly leaves = new Map<string, { keys: string[]; value: unknown }>();
-  private tree: Record<string, unknown> = {};
-  private merged: unknown;
+  private readonly merge: boolean;
+  private readonly store = new LeafStore();
+  /** json without merge: the leaves each topic's last payload delivered, replaced by the next. */
+  private readonly owned = new Map<string, string[][]>();
+  /** Undo for `owned` within a transaction. */
+  private ownedUndo?: [string, string[][] | undefined][];
+  private latestTree: Tree = blank();
+  private inTransaction = false;
   private readonly max: number;
+  private readonly maxTopics: number;
 
   constructor(private readonly opts: DocumentOptions) {
     this.format = opts.input.format ?? 'json';
+    this.merge = opts.input.merge ?? false;
     this.max = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.maxTopics = opts.maxTopics ?? DEFAULT_MAX_TOPICS;
   }
 
-  /** The current document. */
-  get document(): unknown {
-    return this.format === 'tree' ? this.tree : this.merged;
+  /** The current document: every leaf that has not expired. */
+  get document(): Tree {
+    return this.store.document;
   }
 
-  /** Take one message; on success the returned document includes it. */
-  accept(topic: string, payload: Buffer | string): Accepted {
+  /** Only what the messages of the current (or last) transaction delivered. */
+  get latest(): Tree {
+    return this.latestTree;
+  }
+
+  /** How many topics the document holds data from. */
+  get topicCount(): number {
+    return this.store.topicCount;
+  }
+
+  begin(): void {
+    this.store.begin();
+    this.ownedUndo = [];
+    this.latestTree = blank();
+    this.inTransaction = true;
+  }
+
+  commit(): void {
+    this.store.commit();
+    this.ownedUndo = undefined;
+    this.inTransaction = false;
+  }
+
+  /** Undo every message of the transaction. */
+  rollback(): void {
+    this.store.rollback();
+    for (const [topic, old] of (this.ownedUndo ?? []).reverse()) {
+      if (old) this.owned.set(topic, old);
+      else this.owned.delete(topic);
+    }
+    this.ownedUndo = undefined;
+    this.latestTree = blank();
+    this.inTransaction = false;
+  }
+
+  /** Drop leaves whose source timeout has run out; true when anything was dropped. */
+  expire(now: number): boolean {
+    if (!this.store.expire(now)) return false;
+    this.latestTree = stillHeld(this.latestTree, this.store.document);
+    return true;
+  }
+
+  /** Forget all data (the battery went stale). */
+  clear(): void {
+    this.store.clear();
+    this.owned.clear();
+    this.latestTree = blank();
+  }
+
+  /**
+   * Take one message, its leaves valid until `expiresAt` (ms). Outside a transaction it is applied
+   * at once and is the whole of `latest`.
+   */
+  accept(topic: string, payload: Buffer | string, expiresAt = Infinity): Accepted {
     const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    if (size > this.max) return { ok: false, kind: 'size', reason: `payload of ${size} bytes is over the limit of ${this.max}` };
+    if (size > this.max) return refuse('size', `payload of ${size} bytes is over the limit of ${this.max}`);
+    if (!this.store.hasTopic(topic) && this.store.topicCount >= this.maxTopics) {
+      return refuse('topics', `the document already holds data from ${this.maxTopics} topics; new topic ${topic} ignored`);
+    }
+    if (!this.inTransaction) this.latestTree = blank();
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
-    return this.format === 'tree' ? this.acceptLeaf(topic, text) : this.acceptJson(topic, text);
+    try {
+      return this.format === 'tree' ? this.acceptLeaf(topic, text, expiresAt) : this.acceptJson(topic, text, expiresAt);
+    } catch (err) {
+      if (err instanceof InputRefusal) return refuse(err.kind, err.message);
+      throw err;
+    }
   }
 
-  private acceptJson(topic: string, text: string): Accepted {
-    if (text.trim() === '') return { ok: false, kind: 'empty', reason: 'empty payload' };
+  private acceptJson(topic: string, text: string, expiresAt: number): Accepted {
+    if (text.trim() === '') return refuse('empty', 'empty payload');
     let value: unknown;
     try {
-      value = unwrap(JSON.parse(text), this.opts.input.unwrap);
+      value = unwrap(sanitize(JSON.parse(text)), this.opts.input.unwrap);
     } catch (err) {
-      return { ok: false, kind: 'json', reason: `not valid JSON: ${(err as Error).message}` };
+      if (err instanceof InputRefusal) throw err;
+      return refuse('json', `not valid JSON: ${(err as Error).message}`);
     }
-    if (!isObject(value)) return { ok: false, kind: 'shape', reason: `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
-    const previous = this.perTopic.get(topic);
-    // The stored document is ours alone (parsed here, never handed out for keeps), so merging
-    // in place is safe and spares a copy of the whole payload per message.
-    this.perTopic.set(topic, this.opts.input.merge && isObject(previous) ? mergeInto(previous, value) : value);
-    // One topic (the usual case): the document is that payload, no copying.
-    this.merged = this.perTopic.size === 1 ? this.perTopic.get(topic) : [...this.perTopic.values()].reduce((a, b) => mergeDeep(a, b), {});
-    return { ok: true, doc: this.merged };
+    if (!isTree(value)) return refuse('shape', `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    const info = new LeafInfo(expiresAt, topic);
+    let count = 0;
+    if (this.merge) {
+      count = forEachLeaf(value, (keys, v) => this.store.set(keys, v, info));
+    } else {
+      // The payload replaces this topic's previous one; other topics' leaves stay.
+      for (const keys of this.owned.get(topic) ?? []) this.store.removeOwned(keys, topic);
+      const leaves: string[][] = [];
+      count = forEachLeaf(value, (keys, v) => {
+        this.store.set(keys, v, info);
+        leaves.push(keys.slice());
+      });
+      this.ownedUndo?.push([topic, this.owned.get(topic)]);
+      if (leaves.length) this.owned.set(topic, leaves);
+      else this.owned.delete(topic);
+    }
+    forEachLeaf(value, (keys, v) => setPlain(this.latestTree, keys, v));
+    return { ok: true, doc: this.store.document, leaves: count };
   }
 
-  private acceptLeaf(topic: string, text: string): Accepted {
+  private acceptLeaf(topic: string, text: string, expiresAt: number): Accepted {
     const filter = this.opts.topics.find((f) => topicMatches(f, topic));
     const keys = filter ? documentKeys(filter, topic) : topic.split('/');
-    if (keys.length === 0 || keys.some((k) => k === '')) return { ok: false, kind: 'topic', reason: `topic ${topic} gives no document key` };
-    let value = parseLeaf(text);
+    if (keys.length === 0 || keys.some((k) => k === '')) return refuse('topic', `topic ${topic} gives no document key`);
+    const bad = keys.find(isForbiddenKey);
+    if (bad !== undefined) return refuse('topic', `topic ${topic}: level "${bad}" is not allowed`);
+    let value: unknown;
     try {
-      value = unwrap(value, this.opts.input.unwrap);
+      value = unwrap(sanitize(parseLeaf(text)), this.opts.input.unwrap);
     } catch (err) {
-      return { ok: false, kind: 'json', reason: `not valid JSON inside "${this.opts.input.unwrap}": ${(err as Error).message}` };
+      if (err instanceof InputRefusal) throw err;
+      return refuse('json', `not valid JSON inside "${this.opts.input.unwrap}": ${(err as Error).message}`);
     }
-    this.leaves.set(topic, { keys, value });
-    setLeaf(this.tree, keys, value);
-    return { ok: true, doc: this.tree };
-  }
-
-  /** Drop what the topics matching `filter` contributed (a source that went stale). */
-  forget(filter: string): void {
-    for (const t of [...this.perTopic.keys()]) if (topicMatches(filter, t)) this.perTopic.delete(t);
-    this.merged = this.perTopic.size <= 1 ? [...this.perTopic.values()][0] : [...this.perTopic.values()].reduce((a, b) => mergeDeep(a, b), {});
-    let dropped = false;
-    for (const t of [...this.leaves.keys()]) if (topicMatches(filter, t)) dropped = this.leaves.delete(t) || dropped;
-    if (dropped) {
-      this.tree = {};
-      for (const leaf of this.leaves.values()) setLeaf(this.tree, leaf.keys, leaf.value);
-    }
+    if (value === undefined) return refuse('empty', 'empty payload');
+    this.store.set(keys, value, new LeafInfo(expiresAt, topic));
+    setPlain(this.latestTree, keys, value);
+    return { ok: true, doc: this.store.document, leaves: 1 };
   }
 }
 
-function setLeaf(tree: Record<string, unknown>, keys: string[], value: unknown): void {
+function refuse(kind: RefusalKind, reason: string): Accepted {
+  return { ok: false, kind, reason };
+}
+
+/**
+ * Calls `fn` for every leaf of a sanitized object (the key array is reused: copy to keep it);
+ * returns how many there were. Depth is bounded by sanitize().
+ */
+function forEachLeaf(tree: Tree, fn: (keys: string[], value: unknown) => void): number {
+  const keys: string[] = [];
+  let count = 0;
+  const walk = (node: Tree): void => {
+    for (const k of Object.keys(node)) {
+      const v = node[k];
+      keys.push(k);
+      if (isTree(v)) walk(v);
+      else {
+        count++;
+        fn(keys, v);
+      }
+      keys.pop();
+    }
+  };
+  walk(tree);
+  return count;
+}
+
+/** The leaves of `latest` that `doc` still holds (the others expired). */
+function stillHeld(latest: Tree, doc: Tree): Tree {
+  const out = blank();
+  for (const k of Object.keys(latest)) {
+    const v = latest[k];
+    const d = doc[k];
+    if (isTree(v)) {
+      if (isTree(d)) {
+        const kept = stillHeld(v, d);
+        if (Object.keys(kept).length) out[k] = kept;
+      }
+    } else if (d === v && k in doc) out[k] = v;
+  }
+  return out;
+}
+
+function setPlain(tree: Tree, keys: readonly string[], value: unknown): void {
   let node = tree;
-  for (const k of keys.slice(0, -1)) {
-    const next = node[k];
-    node = isObject(next) ? next : (node[k] = {});
+  for (let i = 0; i < keys.length - 1; i++) {
+    const next = node[keys[i]!];
+    node = isTree(next) ? next : (node[keys[i]!] = blank()) as Tree;
   }
   node[keys[keys.length - 1]!] = value;
 }
@@ -116,33 +241,11 @@ export function parseLeaf(text: string): unknown {
 
 /** Strip a {"<key>": X} wrapper; X holding JSON text is parsed (dbus-serialbattery's JsonData). */
 export function unwrap(value: unknown, key: string | undefined): unknown {
-  if (!key || !isObject(value) || !(key in value)) return value;
+  if (!key || !isTree(value) || !Object.hasOwn(value, key)) return value;
   const inner = value[key];
   if (typeof inner === 'string') {
     const t = inner.trim();
-    if (t.startsWith('{') || t.startsWith('[')) return JSON.parse(t);
+    if (t.startsWith('{') || t.startsWith('[')) return sanitize(JSON.parse(t));
   }
   return inner;
-}
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Merge `b` into `a` in place (objects key by key, anything else replaces); returns `a`. */
-export function mergeInto(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  for (const k in b) {
-    const v = b[k];
-    const old = a[k];
-    a[k] = isObject(old) && isObject(v) ? mergeInto(old, v) : v;
-  }
-  return a;
-}
-
-/** A new object with `b` merged into `a`: objects merge key by key, anything else replaces. */
-export function mergeDeep(a: unknown, b: unknown): unknown {
-  if (!isObject(a) || !isObject(b)) return b;
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = mergeDeep(a[k], v);
-  return out;
 }

@@ -1,3 +1,4 @@
 /** The input stage's front door: MQTT message → input document. */
-export { DocumentBuilder, type Accepted, type DocumentOptions, type RefusalKind } from './document.js';
+export { DEFAULT_MAX_TOPICS, DocumentBuilder, type Accepted, type DocumentOptions, type RefusalKind } from './document.js';
+export { MAX_DEPTH } from './sanitize.js';
 export { documentKeys, topicMatches, validTopicFilter } from './topics.js';

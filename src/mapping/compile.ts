@@ -13,6 +13,7 @@ import { lineOf, type YamlDocument } from '../util/yaml-file.js';
 import { expandPaths, type ExpandedEntry } from './expand.js';
 import { compileFast, type FastFn } from './fast.js';
 import { HELPERS } from './helpers.js';
+import { makeStrict } from './strict.js';
 import type { Expressions, InputSpec, MappingFile } from './model.js';
 import { validateMappingShape } from './validate.js';
 
@@ -176,10 +177,16 @@ function compileExprs(e: Expressions | undefined, field: string, key: string, pa
     try {
       const parsed = jsonata(source);
       const ast = parsed.ast();
+      makeStrict(ast);
       const fast = compileFast(ast);
+      const create = () => {
+        const e = createExpression(source);
+        makeStrict(e.ast());
+        return e;
+      };
       // Keep the parsed expression only when the fast path cannot stand in for it.
-      let expression: jsonata.Expression | undefined = fast ? undefined : createExpression(source);
-      out.push({ source, line, fast, references: pathReferences(ast), jsonata: () => (expression ??= createExpression(source)) });
+      let expression: jsonata.Expression | undefined = fast ? undefined : create();
+      out.push({ source, line, fast, references: pathReferences(ast), jsonata: () => (expression ??= create()) });
     } catch (err) {
       const j = err as { message?: string; position?: number; code?: string };
       const at = j.position !== undefined ? ` at character ${j.position}` : '';

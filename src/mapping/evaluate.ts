@@ -70,8 +70,13 @@ export class Evaluator {
     return v === null ? undefined : v;
   }
 
-  /** Evaluate one input document. `now` is in milliseconds (injectable for tests). */
-  async evaluate(doc: unknown, now = Date.now()): Promise<Evaluation> {
+  /**
+   * Evaluate one input document. `now` is in milliseconds (injectable for tests). With `latest`
+   * (what the newest message alone delivered), a derived path's `value` reads only `latest`: as
+   * in the seed driver, a derived field is recomputed whenever the newest message lacks it, so it
+   * never lags behind the inputs it is derived from (a held Dc.Current beside a new Power).
+   */
+  async evaluate(doc: unknown, now = Date.now(), latest?: unknown): Promise<Evaluation> {
     resetHelperMemo();
     const { paths, order } = this.mapping;
     const n = paths.length;
@@ -83,6 +88,7 @@ export class Evaluator {
     let problemCount = 0;
     this.current = values;
     const ctx: FastContext = { doc, vars: this.vars, path: (p) => this.readPath(p) };
+    const latestCtx: FastContext = latest === undefined ? ctx : { ...ctx, doc: latest };
 
     for (const i of order) {
       const p = paths[i]!;
@@ -90,7 +96,8 @@ export class Evaluator {
       let source = Source.None;
       let problem: string | undefined;
       try {
-        raw = this.first(p.value, doc, ctx);
+        const derived = p.fallback.length > 0 && latest !== undefined;
+        raw = derived ? this.first(p.value, latest, latestCtx) : this.first(p.value, doc, ctx);
         if (raw instanceof Promise) raw = await raw;
         if (raw !== undefined) source = Source.Value;
         else if (p.fallback.length) {

@@ -4,6 +4,7 @@
  * returns undefined for missing or non-numeric inputs, like JSONata's own operators, never throws.
  */
 import { roundPython } from '../venus/format.js';
+import { PRESENT, present } from './strict.js';
 
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 
@@ -119,4 +120,6 @@ export const HELPERS: Record<string, (...args: unknown[]) => unknown> = {
   roundHalfEven: round,
   onOff,
   bit,
+  /** Internal: the presence check strict evaluation wraps every expression in (strict.ts). */
+  [PRESENT]: present,
 };

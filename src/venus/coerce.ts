@@ -2,8 +2,10 @@
  * Coercion of loosely typed input (JSON, plain-value topics, JSONata results) to a path's fixed
  * D-Bus type. A value that cannot be represented becomes invalid (null) with a reason, never a
  * different type: Victron consumers must see the same signature on a path for its whole life.
- * This is the mapping's lenient side (numeric text, rounding to integers); the D-Bus layer checks
- * strictly with the same ranges (src/dbus/values.ts).
+ * Numeric paths take JSON numbers only: text ("1e3") and booleans are refused rather than read as
+ * 1000 A or 1 A, since a charge limit must be a number the BMS actually sent (a mapping that wants
+ * text or switch states converts them itself: `$number()`, `$onOff()`). Integers are rounded. The
+ * D-Bus layer checks strictly with the same ranges (src/dbus/values.ts).
  */
 import type { DbusType, PathValue } from './types.js';
 
@@ -70,14 +72,6 @@ function toNumber(input: unknown): number | undefined {
     case 'bigint':
       // Beyond 2^53 a double cannot hold it exactly; the range check then makes it invalid.
       return input > BigInt(Number.MAX_SAFE_INTEGER) || input < -BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_VALUE : Number(input);
-    case 'boolean':
-      return input ? 1 : 0;
-    case 'string': {
-      // Plain-value topics (ESPHome, Tasmota) deliver numbers as text: "52.70".
-      const t = input.trim();
-      if (t === '' || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) return undefined;
-      return Number(t);
-    }
     default:
       return undefined;
   }

@@ -2,15 +2,22 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DocumentBuilder, documentKeys, topicMatches, validTopicFilter } from '../../src/input/index.js';
 
+/** Documents are null-prototype objects; compare them as JSON data. */
+const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+const doc = (b: DocumentBuilder) => plain(b.document);
+
 test('json: the payload is the document; junk is refused with a reason', () => {
   const b = new DocumentBuilder({ input: { format: 'json' }, topics: ['bms'] });
-  assert.deepEqual(b.accept('bms', '{"Soc": 5}'), { ok: true, doc: { Soc: 5 } });
+  const ok = b.accept('bms', '{"Soc": 5}');
+  assert.equal(ok.ok && ok.leaves, 1);
+  assert.deepEqual(doc(b), { Soc: 5 });
   const bad = b.accept('bms', '{"Soc": ');
   assert.equal(bad.ok, false);
   assert.match((bad as { reason: string }).reason, /^not valid JSON/);
   assert.match((b.accept('bms', '[1,2]') as { reason: string }).reason, /expected a JSON object, got an array/);
   assert.match((b.accept('bms', '') as { reason: string }).reason, /empty payload/);
-  assert.deepEqual(b.document, { Soc: 5 }, 'a refused message leaves the document alone');
+  assert.deepEqual(doc(b), { Soc: 5 }, 'a refused message leaves the document alone');
+  assert.equal(Object.getPrototypeOf(b.document), null, 'documents inherit nothing');
 });
 
 test('oversized payloads are refused before parsing', () => {
@@ -21,25 +28,88 @@ test('oversized payloads are refused before parsing', () => {
 
 test('unwrap: Venus MQTT bridge {"value": ...} and JSON text inside it', () => {
   const b = new DocumentBuilder({ input: { unwrap: 'value' }, topics: ['#'] });
-  assert.deepEqual(b.accept('N/x/battery/1/JsonData', JSON.stringify({ value: '{"Soc": 7}' })), { ok: true, doc: { Soc: 7 } });
-  assert.deepEqual(b.accept('t', '{"Soc": 8}'), { ok: true, doc: { Soc: 8 } }, 'unwrapped payloads pass unchanged');
+  b.accept('N/x/battery/1/JsonData', JSON.stringify({ value: '{"Soc": 7}' }));
+  assert.deepEqual(doc(b), { Soc: 7 });
+  b.accept('N/x/battery/1/JsonData', '{"Soc": 8}');
+  assert.deepEqual(doc(b), { Soc: 8 }, 'unwrapped payloads pass unchanged');
+  const r = b.accept('N/x/battery/1/JsonData', JSON.stringify({ value: '{"Soc": ' }));
+  assert.equal(r.ok === false && r.kind, 'json', 'broken JSON text inside the wrapper is refused, not thrown');
+  const p = b.accept('N/x/battery/1/JsonData', JSON.stringify({ value: '{"__proto__": {"Soc": 1}}' }));
+  assert.equal(p.ok === false && p.kind, 'key', 'the wrapped text is sanitized too');
 });
 
-test('json with several topics: the document merges their latest payloads', () => {
+test('json with several topics: the document overlays their latest payloads', () => {
   const b = new DocumentBuilder({ input: {}, topics: ['bms/a', 'bms/b'] });
   b.accept('bms/a', '{"Dc": {"Voltage": 52}, "Soc": 1}');
-  const r = b.accept('bms/b', '{"Dc": {"Power": 100}}');
-  assert.deepEqual(r, { ok: true, doc: { Dc: { Voltage: 52, Power: 100 }, Soc: 1 } });
-  const again = b.accept('bms/a', '{"Dc": {"Voltage": 53}}');
-  assert.deepEqual(again, { ok: true, doc: { Dc: { Voltage: 53, Power: 100 } } }, 'topic a replaced, b kept');
+  b.accept('bms/b', '{"Dc": {"Power": 100}}');
+  assert.deepEqual(doc(b), { Dc: { Voltage: 52, Power: 100 }, Soc: 1 });
+  b.accept('bms/a', '{"Dc": {"Voltage": 53}}');
+  assert.deepEqual(doc(b), { Dc: { Voltage: 53, Power: 100 } }, 'topic a replaced, b kept');
+});
+
+test('merge: fields a message leaves out are held, and `latest` is only the newest message', () => {
+  const b = new DocumentBuilder({ input: { merge: true }, topics: ['bms'] });
+  b.accept('bms', '{"Dc": {"Power": 1, "Voltage": 50, "Current": 0.02}, "Soc": 9}');
+  b.accept('bms', '{"Dc": {"Power": 2, "Voltage": 51}}');
+  assert.deepEqual(doc(b), { Dc: { Power: 2, Voltage: 51, Current: 0.02 }, Soc: 9 });
+  assert.deepEqual(plain(b.latest), { Dc: { Power: 2, Voltage: 51 } });
+  const empty = b.accept('bms', '{}');
+  assert.equal(empty.ok && empty.leaves, 0, 'an empty object delivers nothing');
 });
 
 test('tree: one plain value per topic, keyed by the levels under #', () => {
   const b = new DocumentBuilder({ input: { format: 'tree' }, topics: ['jk-bms/#'] });
   b.accept('jk-bms/sensor/total_voltage/state', '52.70');
   b.accept('jk-bms/binary_sensor/balancing/state', 'ON');
-  const r = b.accept('jk-bms/sensor/cell_voltage_1/state', '3.301');
-  assert.deepEqual(r, { ok: true, doc: { sensor: { total_voltage: { state: 52.7 }, cell_voltage_1: { state: 3.301 } }, binary_sensor: { balancing: { state: 'ON' } } } });
+  b.accept('jk-bms/sensor/cell_voltage_1/state', '3.301');
+  assert.deepEqual(doc(b), { sensor: { total_voltage: { state: 52.7 }, cell_voltage_1: { state: 3.301 } }, binary_sensor: { balancing: { state: 'ON' } } });
+  assert.equal(b.topicCount, 3);
+});
+
+test('every leaf expires with the message that brought it: held values are only as fresh as their message', () => {
+  const b = new DocumentBuilder({ input: { merge: true }, topics: ['bms'] });
+  b.accept('bms', '{"Dc": {"Power": 1, "Voltage": 50}, "Info": {"MaxChargeCurrent": 80}}', 5_000);
+  b.accept('bms', '{"Dc": {"Power": 2}}', 9_000);
+  assert.equal(b.expire(4_999), false);
+  assert.equal(b.expire(5_000), true);
+  assert.deepEqual(doc(b), { Dc: { Power: 2 } }, 'Voltage and the limit went with their message; Power was refreshed');
+  assert.deepEqual(plain(b.latest), { Dc: { Power: 2 } });
+  assert.equal(b.expire(9_000), true);
+  assert.deepEqual(doc(b), {});
+  assert.equal(b.topicCount, 0);
+});
+
+test('a transaction rolled back leaves no trace: a dropped message never feeds a later one', () => {
+  const b = new DocumentBuilder({ input: { merge: true }, topics: ['bms'] });
+  b.accept('bms', '{"Dc": {"Power": 1, "Voltage": 50}, "Soc": 9}');
+  const before = doc(b);
+  b.begin();
+  b.accept('bms', '{"Dc": {"Voltage": 70, "Extra": {"Deep": 1}}, "Info": {"MaxChargeCurrent": 500}, "Soc": {"x": 1}}');
+  assert.deepEqual(plain(b.latest), { Dc: { Voltage: 70, Extra: { Deep: 1 } }, Info: { MaxChargeCurrent: 500 }, Soc: { x: 1 } });
+  b.rollback();
+  assert.deepEqual(doc(b), before);
+  assert.deepEqual(plain(b.latest), {});
+
+  const r = new DocumentBuilder({ input: {}, topics: ['a', 'b'] });
+  r.accept('a', '{"A": 1, "Both": {"x": 1}}');
+  r.accept('b', '{"B": 2}');
+  r.begin();
+  r.accept('a', '{"A2": 1}');
+  r.rollback();
+  r.accept('b', '{"B": 3}');
+  assert.deepEqual(doc(r), { A: 1, Both: { x: 1 }, B: 3 }, 'replace mode: the replaced payload is back after rollback');
+  r.accept('a', '{"A": 5}');
+  assert.deepEqual(doc(r), { A: 5, B: 3 }, 'and is replaced normally afterwards');
+});
+
+test('a battery keeps data from a bounded number of topics', () => {
+  const b = new DocumentBuilder({ input: { format: 'tree' }, topics: ['bms/#'], maxTopics: 3 });
+  for (const t of ['a', 'b', 'c']) assert.equal(b.accept(`bms/${t}`, '1').ok, true);
+  const r = b.accept('bms/d', '1');
+  assert.equal(r.ok === false && r.kind, 'topics');
+  assert.equal(b.accept('bms/a', '2').ok, true, 'known topics still update');
+  b.expire(Infinity);
+  assert.equal(b.accept('bms/d', '1').ok, true, 'room again once data expired');
 });
 
 test('topic filters', () => {

@@ -4,8 +4,13 @@ import { coerce } from '../../src/venus/coerce.js';
 
 test('doubles stay doubles, whatever the JSON literal', () => {
   assert.deepEqual(coerce(23, 'd'), { value: 23 });
-  assert.deepEqual(coerce('52.70', 'd'), { value: 52.7 });
-  assert.deepEqual(coerce(true, 'd'), { value: 1 });
+});
+
+test('numeric paths take numbers only: text and booleans are refused, not read as 1000 A or 1 A', () => {
+  assert.deepEqual(coerce('1e3', 'd'), { value: null, problem: 'expected a number, got the string "1e3"' });
+  assert.deepEqual(coerce('52.70', 'i'), { value: null, problem: 'expected a number, got the string "52.70"' });
+  assert.deepEqual(coerce(true, 'd'), { value: null, problem: 'expected a number, got boolean true' });
+  assert.deepEqual(coerce('', 'd'), { value: null }, 'an empty string is absence, not an error');
 });
 
 test('integer types round and check their range', () => {

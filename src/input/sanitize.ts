@@ -1,0 +1,58 @@
+/**
+ * Untrusted JSON → values vbat can hold safely. Anyone on the LAN can publish, so a key or topic
+ * level must never reach the program's own objects: every object is rebuilt with a null prototype
+ * (no `__proto__` setter, nothing inherited for JSONata or the fast evaluator to read), keys that
+ * name JavaScript's object machinery are refused outright, and nesting is bounded so that no
+ * recursive walk further down can overflow the stack.
+ */
+
+/** Keys and topic levels refused in every input format. */
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Deeper documents are refused: real BMS payloads nest 3-4 levels. */
+export const MAX_DEPTH = 32;
+
+export class InputRefusal extends Error {
+  constructor(
+    readonly kind: 'key' | 'depth',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type Tree = Record<string, unknown>;
+
+/** A fresh object with no prototype. */
+export function blank(): Tree {
+  return Object.create(null) as Tree;
+}
+
+export function isForbiddenKey(key: string): boolean {
+  return FORBIDDEN.has(key);
+}
+
+/** Objects as vbat builds them (never arrays). */
+export function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A copy of a parsed JSON value with null-prototype objects; throws InputRefusal for a forbidden
+ * key (at any depth, inside arrays too) or nesting deeper than MAX_DEPTH.
+ */
+export function sanitize(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= MAX_DEPTH) throw new InputRefusal('depth', `nested deeper than ${MAX_DEPTH} levels`);
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = sanitize(value[i], depth + 1);
+    return out;
+  }
+  const out = blank();
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN.has(key)) throw new InputRefusal('key', `key "${key}" is not allowed`);
+    out[key] = sanitize((value as Tree)[key], depth + 1);
+  }
+  return out;
+}

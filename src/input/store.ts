@@ -1,0 +1,175 @@
+/**
+ * The input document with a freshness date on every leaf. A leaf is as fresh as the message that
+ * last delivered it: each carries the time it expires (its arrival plus its source's timeout) and
+ * is removed from the document once that time has passed, so a value held from an earlier message
+ * (merge, several topics, one value per topic) can never outlive its source's timeout, and a
+ * message that delivers nothing refreshes nothing.
+ *
+ * Changes are made in place inside a transaction and undone on rollback, so a message the mapping
+ * rejects leaves no trace, at the cost of one undo record per changed key (no copy of the document).
+ */
+import { blank, isTree, type Tree } from './sanitize.js';
+
+/** Where a leaf came from and when it stops counting. */
+export class LeafInfo {
+  constructor(
+    readonly expiresAt: number,
+    readonly topic: string,
+  ) {}
+}
+
+interface Undo {
+  obj: Tree;
+  key: string;
+  had: boolean;
+  old: unknown;
+  isInfo: boolean;
+}
+
+export class LeafStore {
+  /** What mappings read: null-prototype objects, leaves are primitives or arrays. */
+  private doc: Tree = blank();
+  /** Same shape as `doc`, with a LeafInfo where `doc` has a leaf. */
+  private info: Tree = blank();
+  private undo?: Undo[];
+  private nextExpiry = Infinity;
+  /** Leaves per topic: how many topics the document holds, without walking it. */
+  private readonly perTopic = new Map<string, number>();
+
+  get document(): Tree {
+    return this.doc;
+  }
+
+  get topicCount(): number {
+    return this.perTopic.size;
+  }
+
+  hasTopic(topic: string): boolean {
+    return this.perTopic.has(topic);
+  }
+
+  begin(): void {
+    this.undo = [];
+  }
+
+  commit(): void {
+    this.undo = undefined;
+  }
+
+  rollback(): void {
+    const log = this.undo;
+    this.undo = undefined;
+    if (!log) return;
+    for (let i = log.length - 1; i >= 0; i--) {
+      const u = log[i]!;
+      this.write(u.obj, u.key, u.had, u.old, u.isInfo);
+    }
+  }
+
+  /** Set the leaf at `keys`, replacing whatever was there (a leaf or a whole branch). */
+  set(keys: readonly string[], value: unknown, leaf: LeafInfo): void {
+    let doc = this.doc;
+    let info = this.info;
+    const last = keys.length - 1;
+    for (let i = 0; i < last; i++) {
+      const k = keys[i]!;
+      if (!isTree(doc[k]) || !isTree(info[k]) || info[k] instanceof LeafInfo) {
+        this.put(doc, k, blank());
+        this.put(info, k, blank(), true, true);
+      }
+      doc = doc[k] as Tree;
+      info = info[k] as Tree;
+    }
+    this.put(doc, keys[last]!, value);
+    this.put(info, keys[last]!, leaf, true, true);
+    if (leaf.expiresAt < this.nextExpiry) this.nextExpiry = leaf.expiresAt;
+  }
+
+  /** Remove the leaf at `keys` if `topic` delivered it; empty branches go with it. */
+  removeOwned(keys: readonly string[], topic: string): void {
+    const docs: Tree[] = [this.doc];
+    const infos: Tree[] = [this.info];
+    for (let i = 0; i < keys.length - 1; i++) {
+      const d = docs[i]![keys[i]!];
+      const f = infos[i]![keys[i]!];
+      if (!isTree(d) || !isTree(f) || f instanceof LeafInfo) return;
+      docs.push(d);
+      infos.push(f);
+    }
+    const lastKey = keys[keys.length - 1]!;
+    const leaf = infos[infos.length - 1]![lastKey];
+    if (!(leaf instanceof LeafInfo) || leaf.topic !== topic) return;
+    for (let i = keys.length - 1; i >= 0; i--) {
+      this.put(docs[i]!, keys[i]!, undefined, false);
+      this.put(infos[i]!, keys[i]!, undefined, false, true);
+      if (i > 0 && Object.keys(infos[i]!).length > 0) break;
+    }
+  }
+
+  /** Drop every leaf whose time is up; true when anything was dropped. Not undoable. */
+  expire(now: number): boolean {
+    if (now < this.nextExpiry) return false;
+    const saved = this.undo;
+    this.undo = undefined;
+    let next = Infinity;
+    let dropped = false;
+    const walk = (doc: Tree, info: Tree): void => {
+      for (const k of Object.keys(info)) {
+        const f = info[k];
+        if (f instanceof LeafInfo) {
+          if (f.expiresAt <= now) {
+            this.put(doc, k, undefined, false);
+            this.put(info, k, undefined, false, true);
+            dropped = true;
+          } else if (f.expiresAt < next) next = f.expiresAt;
+        } else if (isTree(f)) {
+          walk(doc[k] as Tree, f);
+          if (Object.keys(f).length === 0) {
+            this.put(doc, k, undefined, false);
+            this.put(info, k, undefined, false, true);
+          }
+        }
+      }
+    };
+    walk(this.doc, this.info);
+    this.nextExpiry = next;
+    this.undo = saved;
+    return dropped;
+  }
+
+  /** Forget everything (the battery went stale: it is rebuilt only from data that comes after). */
+  clear(): void {
+    this.doc = blank();
+    this.info = blank();
+    this.undo = undefined;
+    this.nextExpiry = Infinity;
+    this.perTopic.clear();
+  }
+
+  /** The one place `doc` and `info` change: records undo and keeps the per-topic counts. */
+  private put(obj: Tree, key: string, value: unknown, present = true, isInfo = false): void {
+    const had = key in obj;
+    const old = obj[key];
+    if (had === present && old === value) return;
+    this.undo?.push({ obj, key, had, old, isInfo });
+    this.write(obj, key, present, value, isInfo);
+  }
+
+  private write(obj: Tree, key: string, present: boolean, value: unknown, isInfo: boolean): void {
+    if (isInfo) this.count(obj[key], -1);
+    if (present) obj[key] = value;
+    else delete obj[key];
+    if (isInfo && present) this.count(value, +1);
+  }
+
+  /** Adjust the per-topic leaf counts for a LeafInfo or an info subtree (document nodes: no-op). */
+  private count(node: unknown, by: number): void {
+    if (node instanceof LeafInfo) {
+      const n = (this.perTopic.get(node.topic) ?? 0) + by;
+      if (n > 0) this.perTopic.set(node.topic, n);
+      else this.perTopic.delete(node.topic);
+    } else if (isTree(node)) {
+      for (const k of Object.keys(node)) this.count(node[k], by);
+    }
+  }
+}

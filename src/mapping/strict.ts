@@ -1,0 +1,170 @@
+/**
+ * Strict evaluation: an expression that reads a field the document lacks is invalid, not a
+ * plausible number. JSONata drops undefined quietly (`$min([limit, 100])` is 100 when `limit` is
+ * missing, `v > 58 ? 2 : 0` is 0, `'C' & id` is "C"), which for a charge limit means a value the
+ * BMS never sent. So every expression is rewritten once, at compile time, to
+ *
+ *     $__present(<every field and $path it reads>) ? <expression>
+ *
+ * which is undefined unless all its inputs are there. The rewrite is on the AST that both JSONata
+ * and the fast evaluator run, so the two cannot disagree about it.
+ *
+ * What counts as handling absence explicitly, and is therefore not a strict read:
+ * - the left side of `a ?? b` and the argument of `$exists(a)`;
+ * - a field or `$path` used bare as a condition (`Voltages ? ... : ...`), inside that condition;
+ * - the branches of a condition are their own scopes: a branch's inputs are required only when
+ *   that branch is taken.
+ * Fields read relative to another context (inside predicates, after the first step of a path,
+ * inside lambdas) are the expression's own business.
+ */
+
+/** The helper the rewrite calls: true when every argument is defined. */
+export const PRESENT = '__present';
+
+export function present(...values: unknown[]): boolean {
+  for (const v of values) if (v === undefined) return false;
+  return true;
+}
+
+interface Node {
+  type: string;
+  value?: unknown;
+  steps?: Node[];
+  stages?: unknown[];
+  arguments?: Node[];
+  procedure?: Node;
+  condition?: Node;
+  then?: Node;
+  else?: Node;
+  lhs?: Node;
+  rhs?: Node;
+  expression?: Node;
+  expressions?: Node[];
+  [other: string]: unknown;
+}
+
+/** One input of an expression: document field names from the root, or a `$path` target. */
+type Read = { kind: 'field'; names: string[] } | { kind: 'path'; target: string };
+
+const keyOf = (r: Read) => (r.kind === 'field' ? `f:${r.names.join('\u0000')}` : `p:${r.target}`);
+
+/** Rewrite a parsed expression in place (the root object is kept: JSONata holds a reference). */
+export function makeStrict(ast: unknown): void {
+  const root = ast as Node;
+  const rewritten = scope(root, new Set());
+  if (rewritten === root) return;
+  const inner = { ...root };
+  for (const k of Object.keys(root)) delete root[k];
+  Object.assign(root, rewritten, { then: inner });
+}
+
+/** A scope's node, wrapped in the presence check of its own reads (branches get their own). */
+function scope(n: Node, guarded: Set<string>): Node {
+  const reads = new Map<string, Read>();
+  collect(n, guarded, reads);
+  for (const k of guarded) reads.delete(k);
+  if (reads.size === 0 || isBareRead(n, reads)) return n;
+  return {
+    type: 'condition',
+    condition: { type: 'function', value: '(', procedure: { type: 'variable', value: PRESENT }, arguments: [...reads.values()].map(readNode) },
+    then: n,
+  };
+}
+
+/** `Dc.Power` or `$path('/X')` alone: missing input already makes it undefined. */
+function isBareRead(n: Node, reads: Map<string, Read>): boolean {
+  if (reads.size !== 1) return false;
+  const r = [...reads.values()][0]!;
+  if (r.kind === 'path') return pathCall(n) === r.target;
+  const names = fieldNames(n);
+  return names !== undefined && names.length === r.names.length && n.steps!.every(plainStep);
+}
+
+function readNode(r: Read): Node {
+  if (r.kind === 'path') return { type: 'function', value: '(', procedure: { type: 'variable', value: 'path' }, arguments: [{ type: 'string', value: r.target }] };
+  return { type: 'path', steps: r.names.map((name) => ({ type: 'name', value: name })) };
+}
+
+const plainStep = (s: Node) => s.type === 'name' && !s.stages && !s.predicate && !s.group && !s.focus && !s.tuple && !s.index;
+
+/** The leading field names of a path from the document root, if it starts at the root. */
+function fieldNames(n: Node): string[] | undefined {
+  if (n.type !== 'path' || !n.steps?.length) return undefined;
+  let steps = n.steps;
+  if (steps[0]!.type === 'variable' && steps[0]!.value === '') steps = steps.slice(1); // `$.a`
+  if (!steps.length || steps[0]!.type !== 'name') return undefined;
+  const names: string[] = [];
+  for (const s of steps) {
+    if (s.type !== 'name') break;
+    names.push(String(s.value));
+    if (!plainStep(s)) break; // `Voltages[0]`: the field must exist; what follows is relative
+  }
+  return names;
+}
+
+function pathCall(n: Node): string | undefined {
+  if (n.type !== 'function' || n.procedure?.type !== 'variable' || n.procedure.value !== 'path') return undefined;
+  const arg = n.arguments?.[0];
+  return n.arguments?.length === 1 && arg?.type === 'string' ? String(arg.value) : undefined;
+}
+
+/** A bare field or `$path`, or `$exists(...)` of one: a test for presence. */
+function presenceTest(n: Node): Read | undefined {
+  const inner = n.type === 'function' && n.procedure?.type === 'variable' && n.procedure.value === 'exists' && n.arguments?.length === 1 ? n.arguments[0]! : n;
+  const target = pathCall(inner);
+  if (target !== undefined) return { kind: 'path', target };
+  const names = fieldNames(inner);
+  return names && inner.steps!.every(plainStep) ? { kind: 'field', names } : undefined;
+}
+
+function add(out: Map<string, Read>, r: Read): void {
+  out.set(keyOf(r), r);
+}
+
+/** The strict reads of `n` within its scope; rewrites condition branches as scopes of their own. */
+function collect(n: Node | undefined, guarded: Set<string>, out: Map<string, Read>): void {
+  if (!n || typeof n !== 'object') return;
+  switch (n.type) {
+    case 'path': {
+      const names = fieldNames(n);
+      if (names) add(out, { kind: 'field', names });
+      else collect(n.steps?.[0], guarded, out); // `$cells(Voltages).min`: the head reads
+      return;
+    }
+    case 'function':
+    case 'partial': {
+      const target = pathCall(n);
+      if (target !== undefined) return add(out, { kind: 'path', target });
+      if (n.procedure?.type === 'variable' && n.procedure.value === 'exists') return; // absence handled
+      for (const a of n.arguments ?? []) collect(a, guarded, out);
+      return;
+    }
+    case 'condition': {
+      const test = n.condition ? presenceTest(n.condition) : undefined;
+      const inner = new Set(guarded);
+      if (test) inner.add(keyOf(test));
+      else collect(n.condition, guarded, out);
+      if (n.then) n.then = scope(n.then, inner);
+      if (n.else) n.else = scope(n.else, inner);
+      return;
+    }
+    case 'binary':
+    case 'apply':
+      collect(n.lhs, guarded, out);
+      collect(n.rhs, guarded, out);
+      return;
+    case 'bind':
+      collect(n.rhs, guarded, out);
+      return;
+    case 'unary':
+      if (n.value === '-') collect(n.expression, guarded, out);
+      else if (n.value === '[') for (const e of n.expressions ?? []) collect(e, guarded, out);
+      return;
+    case 'block':
+      for (const e of n.expressions ?? []) collect(e, guarded, out);
+      return;
+    default:
+      // literals, variables, regexes, lambdas, object constructors, transforms: no root reads
+      return;
+  }
+}
