@@ -1,0 +1,109 @@
+/**
+ * Fake parts for the Battery conductor: a sink that keeps the D-Bus state a client would see, a
+ * message source the test feeds, and a clock the test moves. No timers, no bus, no broker.
+ */
+import type { BatteryConfig } from '../../src/config/index.js';
+import { Battery, type BatterySink, type Message, type SinkEvents } from '../../src/battery/index.js';
+import { Logger } from '../../src/log.js';
+import { defaultMappingFile, loadMapping, parseMapping, type CompiledMapping } from '../../src/mapping/index.js';
+import type { Frame, ItemState } from '../../src/venus/types.js';
+
+export class FakeSink implements BatterySink {
+  readonly state = new Map<string, ItemState>();
+  readonly frames: Frame[] = [];
+  events?: SinkEvents;
+  opened = 0;
+  async open(): Promise<void> {
+    this.opened++;
+    for (const item of await this.events!.items()) this.state.set(item.path, { value: item.value, text: item.text ?? '---' });
+  }
+  apply(frame: Frame): void {
+    this.frames.push(new Map(frame));
+    for (const [path, s] of frame) this.state.set(path, s);
+  }
+  async close(): Promise<void> {}
+  value(path: string): unknown {
+    return this.state.get(path)?.value;
+  }
+}
+
+export interface Rig {
+  battery: Battery;
+  sink: FakeSink;
+  lines: string[];
+  /** Current fake time in ms. */
+  t: number;
+  /** Deliver messages (one batch) and wait until they are handled. */
+  send(...messages: (Partial<Message> & { payload: string | object })[]): Promise<void>;
+  /** Move the clock to `ms` in 1 s ticks, as the real timer would. */
+  advanceTo(ms: number): Promise<void>;
+  value(path: string): unknown;
+}
+
+export interface RigOptions {
+  mapping?: CompiledMapping | string;
+  sources?: BatteryConfig['sources'];
+  timeout?: number;
+  retainedIsFresh?: boolean;
+  topic?: string;
+}
+
+export async function rig(opts: RigOptions = {}): Promise<Rig> {
+  const mapping = typeof opts.mapping === 'string' ? parseMapping(opts.mapping) : opts.mapping ?? loadMapping(defaultMappingFile());
+  const topic = opts.topic ?? 'bms';
+  const timeout = opts.timeout ?? 60;
+  const config: BatteryConfig = {
+    name: 'test',
+    sources: opts.sources ?? [{ topic, timeout, required: true }],
+    mappingFile: mapping.file,
+    variables: {},
+    instance: 100,
+    serviceName: 'com.victronenergy.battery.test',
+    productName: 'vbat test',
+    customName: '',
+    productId: 0xffff,
+    timeout,
+    retainedIsFresh: opts.retainedIsFresh ?? false,
+  };
+  const sink = new FakeSink();
+  const lines: string[] = [];
+  let onMessage: ((m: Message) => void) | undefined;
+  const r = {} as Rig;
+  r.t = 0;
+  r.lines = lines;
+  r.sink = sink;
+  const battery = new Battery({
+    config,
+    mapping,
+    maxPayloadBytes: 256 * 1024,
+    log: new Logger('debug', { write: (l) => lines.push(l) }, 60_000, '', () => r.t),
+    now: () => r.t,
+    every: () => () => undefined,
+    openSource: (_topics, deliver) => {
+      onMessage = deliver;
+      return { start: () => undefined, stop: async () => undefined };
+    },
+    openSink: (events) => {
+      sink.events = events;
+      return sink;
+    },
+  });
+  r.battery = battery;
+  r.send = async (...messages) => {
+    for (const m of messages) {
+      const payload = typeof m.payload === 'string' ? m.payload : JSON.stringify(m.payload);
+      onMessage!({ topic: m.topic ?? topic, payload: Buffer.from(payload), retained: m.retained ?? false });
+    }
+    await battery.settled();
+  };
+  r.advanceTo = async (ms: number) => {
+    while (r.t + 1000 <= ms) {
+      r.t += 1000;
+      await battery.tick();
+    }
+    r.t = ms;
+  };
+  r.value = (path) => sink.value(path);
+  await battery.start();
+  return r;
+}
