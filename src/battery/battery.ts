@@ -87,6 +87,8 @@ export class Battery {
   private lastValid = -Infinity;
   /** Leaves expired since the last published evaluation: the next tick re-evaluates. */
   private dirty = false;
+  /** Whether the document is built from many messages (see gathering()). */
+  private readonly gathers: boolean;
   private ticks = 0;
   private summarized = { accepted: 0, rejected: 0 };
 
@@ -98,6 +100,7 @@ export class Battery {
     this.log = opts.log;
     const sources = config.sources.length ? config.sources : [{ topic: mapping.input.topic ?? '#', timeout: config.timeout, required: true }];
     this.freshness = new Freshness(sources);
+    this.gathers = mapping.input.format === 'tree' || sources.length > 1 || sources.some((s) => /[#+]/.test(s.topic));
     this.documents = new DocumentBuilder({ input: mapping.input, topics: sources.map((s) => s.topic), maxPayloadBytes: opts.maxPayloadBytes });
     this.evaluator = new Evaluator(mapping, config.variables);
     this.identity = { instance: config.instance, customName: config.customName };
@@ -211,6 +214,11 @@ export class Battery {
     }
     const ev = await this.evaluate(now);
     if (ev.missingRequired.length) {
+      if (this.gathering(ev)) {
+        this.commit(delivering, now);
+        this.log.debug(() => `stored; waiting for the inputs of ${ev.missingRequired.join(', ')} before publishing`);
+        return true;
+      }
       this.documents.rollback();
       if (batch.length > 1) return false;
       this.reject(`message dropped: required input missing or invalid for ${ev.missingRequired.join(', ')}`, 'required');
@@ -227,6 +235,19 @@ export class Battery {
     }
     await this.publish(frameOf(this.mapping, ev, !wasConnected), !wasConnected);
     return true;
+  }
+
+  /**
+   * A document built from many messages (one value per topic, several topics) fills up message by
+   * message: before the battery first connects, a message that leaves required paths merely
+   * absent is kept (its values expire like any other). One that makes a required path wrong (bad
+   * type, out of range, failing expression), or any failure once the battery is connected, is
+   * dropped. A single-topic JSON battery never gathers: each message must complete the document
+   * with what is fresh, or it is dropped.
+   */
+  private gathering(ev: Evaluation): boolean {
+    if (this.diag.connected || !this.gathers) return false;
+    return this.mapping.required.every((i) => ev.problems[i] === undefined);
   }
 
   private commit(delivering: Set<SourceState>, now: number): void {

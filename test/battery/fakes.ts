@@ -34,7 +34,7 @@ export interface Rig {
   /** Current fake time in ms. */
   t: number;
   /** Deliver messages (one batch) and wait until they are handled. */
-  send(...messages: (Partial<Message> & { payload: string | object })[]): Promise<void>;
+  send(...messages: (Omit<Partial<Message>, 'payload'> & { payload: string | object })[]): Promise<void>;
   /** Move the clock to `ms` in 1 s ticks, as the real timer would. */
   advanceTo(ms: number): Promise<void>;
   value(path: string): unknown;

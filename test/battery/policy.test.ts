@@ -197,3 +197,27 @@ test('the bus going away: the battery starts stale and forgets its data', async 
   assert.equal(r.value('/Connected'), 1);
   assert.equal(r.value('/Info/MaxChargeCurrent'), null, 'nothing from before the loss');
 });
+
+test('one value per topic: the document fills message by message; a wrong value is dropped', async () => {
+  const mapping = `
+input: {format: tree}
+required: [/Dc/0/Voltage, /Soc]
+paths:
+  /Dc/0/Voltage: {type: d, value: voltage}
+  /Soc: {type: d, value: soc, min: 0, max: 100}
+  /Info/MaxChargeCurrent: {type: d, value: ccl}
+`;
+  const r = await rig({ mapping, topic: 'jk/#' });
+  await r.send({ topic: 'jk/ccl', payload: '50' });
+  await r.send({ topic: 'jk/voltage', payload: '52.1' });
+  assert.equal(r.value('/Connected'), 0, 'still gathering');
+  await r.send({ topic: 'jk/soc', payload: '70' });
+  assert.equal(r.value('/Connected'), 1);
+  assert.equal(r.value('/Info/MaxChargeCurrent'), 50);
+  await r.send({ topic: 'jk/soc', payload: '170' });
+  assert.equal(r.value('/Soc'), 70, 'an out-of-range SoC is dropped, the last good one stays');
+  const fresh = await rig({ mapping, topic: 'jk/#' });
+  await fresh.send({ topic: 'jk/soc', payload: '170' });
+  await fresh.send({ topic: 'jk/voltage', payload: '52.1' });
+  assert.equal(fresh.value('/Connected'), 0, 'a wrong value is never gathered');
+});
