@@ -3,7 +3,7 @@
  * `warnLimited` keeps a flood of identical complaints (a BMS sending junk 20 times a second) to
  * one line per key per interval, with a count of what was held back.
  */
-import type { LogLevel } from './config/index.js';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 

@@ -7,7 +7,7 @@ import type { RunConfig } from '../config/index.js';
 import type { SettingsClient } from '../dbus/index.js';
 import type { Logger } from '../log.js';
 import { loadMapping, type CompiledMapping } from '../mapping/index.js';
-import { MqttSource } from '../mqtt/client.js';
+import { MqttSource } from '../mqtt/index.js';
 import { Battery } from './battery.js';
 import { SettingsIdentity } from './settings.js';
 import { DbusSink } from './sink.js';

@@ -1,5 +1,5 @@
 /**
- * The service paths (identity, management, diagnostics) of schemas/service-paths.yaml, evaluated on
+ * The service paths (identity, management, diagnostics) of mappings/service-paths.yaml, evaluated on
  * a document built from the battery's config and state, and the item list the D-Bus service is
  * created with: service paths first, then the mapping's data paths, all invalid until data arrives.
  */
@@ -7,13 +7,13 @@ import { hostname } from 'node:os';
 import type { BatteryConfig } from '../config/index.js';
 import type { ItemDefinition } from '../dbus/index.js';
 import { Evaluator, loadMapping, type CompiledMapping } from '../mapping/index.js';
-import { schemaPath } from '../util/package-root.js';
+import { mappingPath } from '../util/package-root.js';
 import { VERSION } from '../version.js';
 
 let servicePaths: CompiledMapping | undefined;
 
 export function serviceMapping(): CompiledMapping {
-  return (servicePaths ??= loadMapping(schemaPath('service-paths.yaml')));
+  return (servicePaths ??= loadMapping(mappingPath('service-paths.yaml')));
 }
 
 export interface Diagnostics {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { FileProblemsError, type Problem } from '../errors.js';
 import { DocumentBuilder, topicMatches } from '../input/index.js';
-import { Evaluator, loadMapping, Source, type CompiledMapping } from '../mapping/index.js';
+import { Evaluator, loadMapping, Origin, type CompiledMapping } from '../mapping/index.js';
 import type { DbusType, PathValue } from '../venus/types.js';
 
 export interface CheckOptions {
@@ -46,12 +46,12 @@ export interface CheckResult {
   ok: boolean;
 }
 
-const SOURCE_NAMES: Record<number, CheckedPath['source']> = {
-  [Source.None]: 'none',
-  [Source.Value]: 'value',
-  [Source.Fallback]: 'derived',
-  [Source.Default]: 'default',
-  [Source.Held]: 'held',
+const ORIGIN_NAMES: Record<number, CheckedPath['source']> = {
+  [Origin.None]: 'none',
+  [Origin.Value]: 'value',
+  [Origin.Derived]: 'derived',
+  [Origin.Default]: 'default',
+  [Origin.Held]: 'held',
 };
 
 export async function check(opts: CheckOptions): Promise<CheckResult> {
@@ -99,7 +99,7 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
       type: p.type,
       value: ev.values[p.index]!,
       text: ev.texts[p.index]!,
-      source: SOURCE_NAMES[ev.sources[p.index]!]!,
+      source: ORIGIN_NAMES[ev.origins[p.index]!]!,
       invalid: ev.values[p.index] === null,
       outOfRange: problem?.startsWith('out of range') ?? false,
       ...(problem ? { warning: problem } : {}),

@@ -6,9 +6,7 @@
 import { parseArgs } from 'node:util';
 import { resolveBusAddress } from '../dbus/index.js';
 import { UsageError } from '../errors.js';
-import { LiveView, stopper, type Output } from '../watch/live.js';
-import { snapshotJson } from '../watch/view.js';
-import { BATTERY_PREFIX, BusWatcher } from '../watch/watcher.js';
+import { BATTERY_PREFIX, BusWatcher, LiveView, snapshotJson, stopper, type Output } from '../watch/index.js';
 import { parse } from './args.js';
 
 export const WATCH_USAGE = `Usage: vbat watch [SERVICE] [--bus ADDRESS] [--json] [--duration SECONDS]

@@ -1,6 +1,8 @@
 /** The configuration as the schema (schemas/config.schema.json) describes it, defaults applied. */
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+import type { LogLevel } from '../log.js';
+
+export type { LogLevel };
 
 export interface MqttConfig {
   url?: string;

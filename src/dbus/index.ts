@@ -11,16 +11,7 @@ export { startService } from './service.js';
 export type { BusItemService, ItemDefinition, ServiceOptions } from './types.js';
 export { NameTakenError, ServiceConfigError } from './errors.js';
 export { MANDATORY_PATHS } from './items.js';
-export { DEFAULT_SYSTEM_BUS_ADDRESS, resolveBusAddress } from './connection.js';
+export { busDaemonCall, connectBus, resolveBusAddress, type BusConnection } from './connection.js';
 export { BUSITEM_INTERFACE } from './introspect.js';
-export {
-  coerceValue,
-  defaultFormat,
-  INTEGER_RANGES,
-  invalidVariant,
-  isIntegerType,
-  isNumericType,
-  toVariant,
-  valueFromSetValue,
-} from './values.js';
-export { SettingsClient, SETTINGS_SERVICE, parseClassAndVrmInstance, type SettingResult } from './settings.js';
+export { coerceValue, defaultFormat, invalidVariant, toVariant, valueFromSetValue } from './values.js';
+export { SettingsClient, parseClassAndVrmInstance, type SettingResult } from './settings.js';

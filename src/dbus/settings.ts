@@ -7,10 +7,10 @@
  */
 import { Message, Variant } from 'dbus-next';
 import { connectBus, resolveBusAddress, type BusConnection } from './connection.js';
+import { BUSITEM_INTERFACE } from './introspect.js';
 
-export const SETTINGS_SERVICE = 'com.victronenergy.settings';
+const SETTINGS_SERVICE = 'com.victronenergy.settings';
 const SETTINGS_INTERFACE = 'com.victronenergy.Settings';
-const BUSITEM_INTERFACE = 'com.victronenergy.BusItem';
 
 export interface SettingResult {
   path: string;

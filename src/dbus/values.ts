@@ -12,11 +12,6 @@ import { INVALID_TEXT, type DbusType, type PathValue } from '../venus/types.js';
 
 export { INTEGER_RANGES, isIntegerType };
 
-/** True for the numeric (non-string) D-Bus types. */
-export function isNumericType(type: DbusType): boolean {
-  return type !== 's';
-}
-
 /**
  * Coerce a JS value to a path's type. Returns null (invalid) for null/undefined, NaN, ±Infinity,
  * non-integers or out-of-range numbers on integer types, strings on numeric types, objects, and

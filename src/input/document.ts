@@ -8,7 +8,7 @@
  * carries the expiry of the message that delivered it (see store.ts), and a battery applies its
  * messages inside a transaction so that one the mapping rejects leaves nothing behind.
  */
-import type { InputSpec } from '../mapping/index.js';
+import type { InputSpec } from './spec.js';
 import { blank, InputRefusal, isForbiddenKey, isTree, sanitize, type Tree } from './sanitize.js';
 import { LeafInfo, LeafStore } from './store.js';
 import { documentKeys, topicMatches } from './topics.js';

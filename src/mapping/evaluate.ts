@@ -12,10 +12,12 @@ import { SLOW, type FastContext } from './fast.js';
 import { resetHelperMemo } from './helpers.js';
 
 /** Where a path's value came from in one evaluation. */
-export const enum Source {
+export const enum Origin {
   None = 0,
+  /** From the path's `value` expressions. */
   Value = 1,
-  Fallback = 2,
+  /** From its `fallback` expressions: a derived value. */
+  Derived = 2,
   Default = 3,
   /** A derived value kept from an earlier message because its interval has not passed. */
   Held = 4,
@@ -24,7 +26,7 @@ export const enum Source {
 export interface Evaluation {
   values: PathValue[];
   texts: string[];
-  sources: Uint8Array;
+  origins: Uint8Array;
   /** Per path: why it is invalid or was refused (wrong type, out of range, failing expression). */
   problems: (string | undefined)[];
   problemCount: number;
@@ -82,7 +84,7 @@ export class Evaluator {
     const n = paths.length;
     const values: PathValue[] = new Array(n).fill(null);
     const texts: string[] = new Array(n);
-    const sources = new Uint8Array(n);
+    const origins = new Uint8Array(n);
     const problems: (string | undefined)[] = new Array(n);
     const derivedAt: [number, number][] = [];
     let problemCount = 0;
@@ -93,23 +95,23 @@ export class Evaluator {
     for (const i of order) {
       const p = paths[i]!;
       let raw: unknown;
-      let source = Source.None;
+      let origin = Origin.None;
       let problem: string | undefined;
       try {
         const derived = p.fallback.length > 0 && latest !== undefined;
         raw = derived ? this.first(p.value, latest, latestCtx) : this.first(p.value, doc, ctx);
         if (raw instanceof Promise) raw = await raw;
-        if (raw !== undefined) source = Source.Value;
+        if (raw !== undefined) origin = Origin.Value;
         else if (p.fallback.length) {
           const interval = this.intervalOf(p);
           if (interval > 0 && now - this.derivedAt[i]! < interval * 1000 && this.values[i] !== null) {
             raw = this.values[i];
-            source = Source.Held;
+            origin = Origin.Held;
           } else {
             raw = this.first(p.fallback, doc, ctx);
             if (raw instanceof Promise) raw = await raw;
             if (raw !== undefined) {
-              source = Source.Fallback;
+              origin = Origin.Derived;
               if (interval > 0) derivedAt.push([i, now]);
             }
           }
@@ -120,7 +122,7 @@ export class Evaluator {
       }
       if (raw === undefined && !problem && p.default !== null) {
         raw = p.default;
-        source = Source.Default;
+        origin = Origin.Default;
       }
       let value: PathValue = null;
       if (raw !== undefined && !problem) {
@@ -135,7 +137,7 @@ export class Evaluator {
         problemCount++;
       }
       values[i] = value;
-      sources[i] = source;
+      origins[i] = origin;
       texts[i] = value === null ? INVALID_TEXT : value === this.values[i] ? this.texts[i]! : formatText(p, value);
     }
 
@@ -150,7 +152,7 @@ export class Evaluator {
       for (const [i, t] of derivedAt) this.derivedAt[i] = t;
     }
     this.current = this.values;
-    return { values, texts, sources, problems, problemCount, changed, missingRequired };
+    return { values, texts, origins, problems, problemCount, changed, missingRequired };
   }
 
   private intervalOf(p: CompiledPath): number {

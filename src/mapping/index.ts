@@ -9,7 +9,7 @@ import { compileMapping, type CompiledMapping } from './compile.js';
 import type { Evaluation } from './evaluate.js';
 
 export { compileMapping, pathReferences, type CompiledMapping, type CompiledPath, type CompiledExpr } from './compile.js';
-export { Evaluator, Source, type Evaluation } from './evaluate.js';
+export { Evaluator, Origin, type Evaluation } from './evaluate.js';
 export { HELPERS } from './helpers.js';
 export type { InputSpec, MappingFile, PathEntry } from './model.js';
 

@@ -1,5 +1,8 @@
 /** The mapping file as written (after schema validation), and its compiled form. */
+import type { InputSpec } from '../input/index.js';
 import type { DbusType } from '../venus/types.js';
+
+export type { InputSpec };
 
 export type Expressions = string | number | string[];
 
@@ -17,12 +20,6 @@ export interface PathEntry {
   description?: string;
 }
 
-export interface InputSpec {
-  format?: 'json' | 'tree';
-  unwrap?: string;
-  merge?: boolean;
-  topic?: string;
-}
 
 export interface MappingFile {
   name?: string;

@@ -4,7 +4,6 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Problem } from '../errors.js';
 import { errorSegments, lineOf, type YamlDocument } from '../util/yaml-file.js';
 import { schemaPath } from '../util/package-root.js';
-import type { MappingFile } from './model.js';
 
 let validator: ValidateFunction | undefined;
 
@@ -28,10 +27,6 @@ export function validateMappingShape(doc: YamlDocument): Problem[] {
       reason: describeError(e),
     };
   });
-}
-
-export function isMappingFile(data: unknown): data is MappingFile {
-  return typeof data === 'object' && data !== null && getValidator()(data) === true;
 }
 
 /** oneOf/anyOf produce one error per branch; keep the most specific ones a person can act on. */

@@ -5,7 +5,6 @@
  * exact binary value half-to-even.
  */
 import type { PathValue } from './types.js';
-import { INVALID_TEXT } from './types.js';
 
 export type TextFormatter = (value: Exclude<PathValue, null>) => string;
 
@@ -48,11 +47,6 @@ export function compileFormat(format: string): TextFormatter {
     for (const p of pieces) out += typeof p === 'string' ? p : p(v);
     return out;
   };
-}
-
-/** The text of a value: `---` for invalid, else the formatter's output. */
-export function textOf(value: PathValue, formatter: TextFormatter): string {
-  return value === null ? INVALID_TEXT : formatter(value);
 }
 
 /** velib's default text when a path declares no format: Python's str(value). */

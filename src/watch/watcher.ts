@@ -6,9 +6,8 @@
  * what is on the wire.
  */
 import { Message, MessageType, type Variant } from 'dbus-next';
-import { busDaemonCall, connectBus, type BusConnection } from '../dbus/connection.js';
+import { BUSITEM_INTERFACE, busDaemonCall, connectBus, type BusConnection } from '../dbus/index.js';
 
-export const BUSITEM_INTERFACE = 'com.victronenergy.BusItem';
 export const BATTERY_PREFIX = 'com.victronenergy.battery.';
 const DBUS = 'org.freedesktop.DBus';
 const CALL_TIMEOUT_MS = 5000;

@@ -1,7 +1,7 @@
 /** Mapping features a custom mapping relies on, beyond the default mapping. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Evaluator, parseMapping, Source } from '../../src/mapping/index.js';
+import { Evaluator, parseMapping, Origin } from '../../src/mapping/index.js';
 
 const MAPPING = `
 name: test
@@ -32,7 +32,7 @@ test('JSONata expressions, variables and $path across paths', async () => {
   assert.equal(v('/Dc/0/Voltage'), 53);
   assert.equal(v('/Dc/0/Current'), 6);
   assert.equal(v('/Dc/0/Power'), 318);
-  assert.equal(ev.sources[m.byPath.get('/Dc/0/Power')!.index], Source.Fallback);
+  assert.equal(ev.origins[m.byPath.get('/Dc/0/Power')!.index], Origin.Derived);
   assert.equal(v('/Text'), 'A, B');
   assert.equal(v('/Constant'), 7);
 });

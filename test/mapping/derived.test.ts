@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DocumentBuilder } from '../../src/input/index.js';
-import { Evaluator, loadMapping, Source, type CompiledMapping } from '../../src/mapping/index.js';
+import { Evaluator, loadMapping, Origin, type CompiledMapping } from '../../src/mapping/index.js';
 import { mappingFile } from '../support/paths.js';
 
 const mapping = loadMapping(mappingFile('default.yaml'));
@@ -13,7 +13,7 @@ async function run(payload: unknown, opts: { evaluator?: Evaluator; now?: number
   const acc = b.accept('t', typeof payload === 'string' ? payload : JSON.stringify(payload));
   assert.ok(acc.ok, acc.ok ? '' : acc.reason);
   const result = await ev.evaluate(acc.doc, opts.now ?? 0);
-  const get = (p: string) => ({ value: result.values[idx(mapping, p)], text: result.texts[idx(mapping, p)], source: result.sources[idx(mapping, p)] });
+  const get = (p: string) => ({ value: result.values[idx(mapping, p)], text: result.texts[idx(mapping, p)], source: result.origins[idx(mapping, p)] });
   return { result, get, evaluator: ev };
 }
 const idx = (m: CompiledMapping, p: string) => m.byPath.get(p)!.index;
@@ -21,7 +21,7 @@ const idx = (m: CompiledMapping, p: string) => m.byPath.get(p)!.index;
 const base = { Dc: { Power: -530.4, Voltage: 52 }, Soc: 50 };
 
 test('Current = round(P / V, 3), and 0 when V = 0', async () => {
-  assert.deepEqual((await run(base)).get('/Dc/0/Current'), { value: -10.2, text: '-10.2A', source: Source.Fallback });
+  assert.deepEqual((await run(base)).get('/Dc/0/Current'), { value: -10.2, text: '-10.2A', source: Origin.Derived });
   assert.equal((await run({ Dc: { Power: 100, Voltage: 0 }, Soc: 50 })).get('/Dc/0/Current').value, 0);
 });
 
@@ -29,14 +29,14 @@ test('Dc nested as {"0": {...}} and the {"value": "<json>"} wrapper are accepted
   const nested = { Dc: { '0': { Power: 321.6, Voltage: 52.7, Current: 6.1 } }, Soc: 63 };
   const r = await run(JSON.stringify({ value: JSON.stringify(nested) }));
   assert.equal(r.get('/Dc/0/Voltage').text, '52.70V');
-  assert.deepEqual(r.get('/Dc/0/Current'), { value: 6.1, text: '6.1A', source: Source.Value });
+  assert.deepEqual(r.get('/Dc/0/Current'), { value: 6.1, text: '6.1A', source: Origin.Value });
   assert.deepEqual(r.result.missingRequired, []);
 });
 
 test('ConsumedAmphours and Capacity from InstalledCapacity and the other one, or from Soc', async () => {
   let r = await run({ ...base, InstalledCapacity: 200, Capacity: 120 });
   assert.equal(r.get('/ConsumedAmphours').value, 80);
-  assert.equal(r.get('/ConsumedAmphours').source, Source.Fallback);
+  assert.equal(r.get('/ConsumedAmphours').source, Origin.Derived);
   r = await run({ ...base, InstalledCapacity: 200, ConsumedAmphours: 30.5 });
   assert.equal(r.get('/Capacity').value, 169.5);
   r = await run({ ...base, InstalledCapacity: 280, Soc: 63.3 });
@@ -66,7 +66,7 @@ test('TimeToGo is recomputed only every ttgInterval seconds', async () => {
   const before = first.get('/TimeToGo').value;
   const later = await run({ Dc: { Power: -1060.8, Voltage: 52 }, Soc: 50, InstalledCapacity: 200 }, { evaluator: first.evaluator, now: 1_000_000 + 299_000 });
   assert.equal(later.get('/TimeToGo').value, before, 'kept inside the interval');
-  assert.equal(later.get('/TimeToGo').source, Source.Held);
+  assert.equal(later.get('/TimeToGo').source, Origin.Held);
   const after = await run({ Dc: { Power: -1060.8, Voltage: 52 }, Soc: 50, InstalledCapacity: 200 }, { evaluator: first.evaluator, now: 1_000_000 + 300_000 });
   assert.equal(after.get('/TimeToGo').value, Math.round((80 / 20.4) * 3600), 'recomputed after it');
 });
