@@ -26,7 +26,7 @@ export interface ConfigFlags {
 }
 
 export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): RunConfig {
-  const doc = file ? loadYamlFile(file) : { file: '<command line>', text: '', data: {} };
+  const doc = file ? loadYamlFile(file) : { file: '<command line>', text: '', data: {}, lines: new Map<string, number>() };
   const data = (doc.data ?? {}) as Record<string, unknown>;
   applyFlags(data, flags);
   const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(JSON.parse(readFileSync(schemaPath('config.schema.json'), 'utf8')) as object);
@@ -35,7 +35,7 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): R
     throw new FileProblemsError(
       (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf').map((e) => ({
         file: doc.file,
-        line: lineOf(doc.text, where(e)),
+        line: lineOf(doc, where(e)),
         where: where(e).join(' › ') || undefined,
         reason: e.keyword === 'additionalProperties' ? `unknown key "${String((e.params as { additionalProperty: string }).additionalProperty)}"` : (e.message ?? e.keyword),
       })),
@@ -43,7 +43,7 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): R
   }
   const config = data as unknown as FileConfig;
   const problems: Problem[] = [];
-  const problem = (segments: (string | number)[], reason: string) => problems.push({ file: doc.file, line: lineOf(doc.text, segments), where: segments.join(' › '), reason });
+  const problem = (segments: (string | number)[], reason: string) => problems.push({ file: doc.file, line: lineOf(doc, segments), where: segments.join(' › '), reason });
   const baseDir = file ? dirname(resolve(file)) : process.cwd();
 
   const batteries = (config.batteries ?? []).map((b, i) => normalizeBattery(b, i, baseDir, problem));

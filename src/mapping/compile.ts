@@ -91,7 +91,7 @@ export function compileMapping(doc: YamlDocument): CompiledMapping {
   if (shapeProblems.length) throw new FileProblemsError(shapeProblems);
   const m = doc.data as MappingFile;
   const problems: Problem[] = [];
-  const lineOfKey = (key: string) => lineOf(doc.text, ['paths', key]);
+  const lineOfKey = (key: string) => lineOf(doc, ['paths', key]);
   const { entries, problems: rangeProblems } = expandPaths(m.paths, doc.file, lineOfKey);
   problems.push(...rangeProblems);
 
@@ -103,7 +103,7 @@ export function compileMapping(doc: YamlDocument): CompiledMapping {
   for (const [i, r] of (m.required ?? []).entries()) {
     const p = byPath.get(r);
     if (p) required.push(p.index);
-    else problems.push({ file: doc.file, line: lineOf(doc.text, ['required', i]), where: 'required', reason: `${r} is not one of the mapping's paths` });
+    else problems.push({ file: doc.file, line: lineOf(doc, ['required', i]), where: 'required', reason: `${r} is not one of the mapping's paths` });
   }
   const order = evaluationOrder(paths, byPath, doc.file, problems);
   if (problems.length) throw new FileProblemsError(problems);
@@ -123,9 +123,9 @@ export function compileMapping(doc: YamlDocument): CompiledMapping {
 
 function compilePath(e: ExpandedEntry, index: number, doc: YamlDocument, variables: Record<string, unknown>, problems: Problem[]): CompiledPath {
   const { entry, key, path } = e;
-  const line = lineOf(doc.text, ['paths', key]);
+  const line = lineOf(doc, ['paths', key]);
   const problem = (reason: string, at?: string[]) =>
-    problems.push({ file: doc.file, line: at ? lineOf(doc.text, ['paths', key, ...at]) ?? line : line, where: path, reason });
+    problems.push({ file: doc.file, line: at ? lineOf(doc, ['paths', key, ...at]) ?? line : line, where: path, reason });
 
   let format: TextFormatter = defaultFormatter;
   if (entry.text !== undefined) {
@@ -173,7 +173,7 @@ function compileExprs(e: Expressions | undefined, field: string, key: string, pa
   const out: CompiledExpr[] = [];
   list.forEach((src, i) => {
     const source = typeof src === 'number' ? String(src) : src;
-    const line = lineOf(doc.text, Array.isArray(e) ? ['paths', key, field, i] : ['paths', key, field]);
+    const line = lineOf(doc, Array.isArray(e) ? ['paths', key, field, i] : ['paths', key, field]);
     try {
       const parsed = jsonata(source);
       const ast = parsed.ast();

@@ -22,7 +22,7 @@ export function validateMappingShape(doc: YamlDocument): Problem[] {
     const segs = errorSegments(e);
     return {
       file: doc.file,
-      line: lineOf(doc.text, segs),
+      line: lineOf(doc, segs),
       where: segs.length ? segs.join(' › ') : undefined,
       reason: describeError(e),
     };

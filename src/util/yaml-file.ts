@@ -1,6 +1,6 @@
 /**
- * Loads a YAML file and keeps enough of its text to point a later problem (a schema violation,
- * a bad expression) at the line it came from.
+ * Loads a YAML file and keeps the line of every node, to point a later problem (a schema
+ * violation, a bad expression) at the line it came from.
  */
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
@@ -10,6 +10,8 @@ export interface YamlDocument {
   file: string;
   text: string;
   data: unknown;
+  /** Line of each node, keyed by its path (see lineOf). */
+  lines: Map<string, number>;
 }
 
 export function loadYamlFile(file: string): YamlDocument {
@@ -24,7 +26,7 @@ export function loadYamlFile(file: string): YamlDocument {
 
 export function parseYaml(file: string, text: string): YamlDocument {
   try {
-    return { file, text, data: yaml.load(text, { filename: file }) };
+    return { file, text, ...positions(text, file) };
   } catch (err) {
     const e = err as yaml.YAMLException;
     const reason = `invalid YAML: ${e.reason ?? e.message}`;
@@ -32,55 +34,68 @@ export function parseYaml(file: string, text: string): YamlDocument {
   }
 }
 
-/**
- * Line (1-based) of the node at `segments` (object keys / array indexes) in block-style YAML.
- * Walks down key by key, each one searched below its parent's line at a deeper indentation;
- * stops at the deepest segment it finds, which is still the right line for flow-style values.
- */
-export function lineOf(text: string, segments: readonly (string | number)[]): number | undefined {
-  const lines = text.split('\n');
-  let from = 0;
-  let parentIndent = -1;
+/** Line (1-based) of the node at `segments` (object keys / array indexes), or of its deepest ancestor found. */
+export function lineOf(doc: YamlDocument, segments: readonly (string | number)[]): number | undefined {
   let found: number | undefined;
-  for (const seg of segments) {
-    const hit = findChild(lines, from, parentIndent, seg);
-    if (hit === undefined) break;
-    found = hit.line;
-    from = hit.line + 1;
-    parentIndent = hit.indent;
+  for (let i = 1; i <= segments.length; i++) {
+    const line = doc.lines.get(keyOf(segments.slice(0, i)));
+    if (line === undefined) break;
+    found = line;
   }
-  return found === undefined ? undefined : found + 1;
+  return found;
 }
 
-function findChild(lines: string[], from: number, parentIndent: number, seg: string | number): { line: number; indent: number } | undefined {
-  let index = 0;
-  for (let i = from; i < lines.length; i++) {
-    const raw = lines[i]!;
-    const body = raw.trimStart();
-    if (body === '' || body.startsWith('#')) continue;
-    const indent = raw.length - body.length;
-    if (indent <= parentIndent) return undefined; // left the parent's block
-    // JSON pointers carry array indexes as strings: "0" is a list item here, or a key.
-    const asIndex = typeof seg === 'number' ? seg : /^\d+$/.test(seg) ? Number(seg) : undefined;
-    if (asIndex !== undefined && (body.startsWith('- ') || body === '-')) {
-      if (index === asIndex) return { line: i, indent };
-      index++;
-      continue;
+const keyOf = (segments: readonly (string | number)[]) => segments.map(String).join('\u0000');
+
+interface Node {
+  line: number;
+  kind?: string | null;
+  result?: unknown;
+  children: Node[];
+}
+
+/**
+ * Where every mapping key and sequence item starts, from js-yaml's own parse events (its
+ * `listener` sees each node open and close, with its position), so block and flow style alike
+ * point at the exact line.
+ */
+function positions(text: string, file: string): { data: unknown; lines: Map<string, number> } {
+  const root: Node = { line: 1, children: [] };
+  const stack: Node[] = [root];
+  const data = yaml.load(text, {
+    filename: file,
+    listener(event, state) {
+      if (event === 'open') {
+        stack.push({ line: state.line + 1, children: [] });
+      } else {
+        const node = stack.pop()!;
+        node.kind = state.kind;
+        node.result = state.result;
+        stack[stack.length - 1]!.children.push(node);
+      }
+    },
+  });
+  const lines = new Map<string, number>();
+  const walk = (n: Node, segs: (string | number)[]): void => {
+    // js-yaml opens some nodes twice (document, sequence entries): look through the wrapper.
+    while (n.children.length === 1 && n.children[0]!.kind === n.kind) n = n.children[0]!;
+    if (n.kind === 'mapping') {
+      for (let i = 0; i + 1 < n.children.length; i += 2) {
+        const key = n.children[i]!;
+        const path = [...segs, String(key.result)];
+        lines.set(keyOf(path), key.line);
+        walk(n.children[i + 1]!, path);
+      }
+    } else if (n.kind === 'sequence') {
+      n.children.forEach((item, i) => {
+        const path = [...segs, i];
+        lines.set(keyOf(path), item.line);
+        walk(item, path);
+      });
     }
-    if (typeof seg === 'number') continue;
-    const key = keyOf(body);
-    if (key === seg) return { line: i, indent: body.startsWith('- ') ? indent + 2 : indent };
-  }
-  return undefined;
-}
-
-function keyOf(body: string): string | undefined {
-  const m = /^(?:-\s+)?("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:#]+?)\s*:(?:\s|$)/.exec(body);
-  if (!m) return undefined;
-  const k = m[1]!;
-  if (k.startsWith('"')) return JSON.parse(k) as string;
-  if (k.startsWith("'")) return k.slice(1, -1).replace(/''/g, "'");
-  return k;
+  };
+  if (root.children[0]) walk(root.children[0], []);
+  return { data, lines };
 }
 
 /** Splits an ajv instancePath ("/paths/~1Dc~10~1Power/type") into its segments. */
