@@ -90,7 +90,8 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
     else result.refused.push({ topic: t, reason: accepted.reason });
   }
   if (doc === undefined) return { ...result, error: result.refused.map((r) => r.reason).join('; ') || 'no message in the file' };
-  const ev = await new Evaluator(mapping, opts.variables).evaluate(doc);
+  // As `vbat run` does: with merge, derived paths read only the newest message.
+  const ev = await new Evaluator(mapping, opts.variables).evaluate(doc, Date.now(), mapping.input.merge ? builder.latest : undefined);
   result.missingRequired = ev.missingRequired;
   result.paths = mapping.paths.map((p) => {
     const problem = ev.problems[p.index];
