@@ -139,7 +139,7 @@ export class DocumentBuilder {
     const info = new LeafInfo(expiresAt, topic);
     let count = 0;
     if (this.merge) {
-      count = forEachLeaf(value, (keys, v) => this.store.set(keys, v, info));
+      count = this.store.merge(value, info);
     } else {
       // The payload replaces this topic's previous one; other topics' leaves stay.
       for (const keys of this.owned.get(topic) ?? []) this.store.removeOwned(keys, topic);
@@ -152,7 +152,9 @@ export class DocumentBuilder {
       if (leaves.length) this.owned.set(topic, leaves);
       else this.owned.delete(topic);
     }
-    forEachLeaf(value, (keys, v) => setPlain(this.latestTree, keys, v));
+    // The message's own (sanitized) tree is `latest` when it is the first of its transaction.
+    if (Object.keys(this.latestTree).length === 0) this.latestTree = value;
+    else forEachLeaf(value, (keys, v) => setPlain(this.latestTree, keys, v));
     return { ok: true, doc: this.store.document, leaves: count };
   }
 

@@ -85,6 +85,34 @@ export class LeafStore {
     if (leaf.expiresAt < this.nextExpiry) this.nextExpiry = leaf.expiresAt;
   }
 
+  /**
+   * Merge every leaf of a sanitized object (depth bounded by sanitize()), all from one message;
+   * one descent per branch rather than one walk from the root per leaf. Returns the leaf count.
+   */
+  merge(tree: Tree, leaf: LeafInfo): number {
+    if (leaf.expiresAt < this.nextExpiry) this.nextExpiry = leaf.expiresAt;
+    return this.mergeInto(this.doc, this.info, tree, leaf);
+  }
+
+  private mergeInto(doc: Tree, info: Tree, tree: Tree, leaf: LeafInfo): number {
+    let count = 0;
+    for (const k of Object.keys(tree)) {
+      const v = tree[k];
+      if (isTree(v)) {
+        if (!isTree(doc[k]) || !isTree(info[k]) || info[k] instanceof LeafInfo) {
+          this.put(doc, k, blank());
+          this.put(info, k, blank(), true, true);
+        }
+        count += this.mergeInto(doc[k] as Tree, info[k] as Tree, v, leaf);
+      } else {
+        this.put(doc, k, v);
+        this.put(info, k, leaf, true, true);
+        count++;
+      }
+    }
+    return count;
+  }
+
   /** Remove the leaf at `keys` if `topic` delivered it; empty branches go with it. */
   removeOwned(keys: readonly string[], topic: string): void {
     const docs: Tree[] = [this.doc];
@@ -156,10 +184,13 @@ export class LeafStore {
   }
 
   private write(obj: Tree, key: string, present: boolean, value: unknown, isInfo: boolean): void {
-    if (isInfo) this.count(obj[key], -1);
+    const old = obj[key];
+    // The common case, a topic refreshing its own leaf, leaves the counts as they are.
+    const same = present && old instanceof LeafInfo && value instanceof LeafInfo && old.topic === value.topic;
+    if (isInfo && !same) this.count(old, -1);
     if (present) obj[key] = value;
     else delete obj[key];
-    if (isInfo && present) this.count(value, +1);
+    if (isInfo && present && !same) this.count(value, +1);
   }
 
   /** Adjust the per-topic leaf counts for a LeafInfo or an info subtree (document nodes: no-op). */

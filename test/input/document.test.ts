@@ -17,7 +17,10 @@ test('json: the payload is the document; junk is refused with a reason', () => {
   assert.match((b.accept('bms', '[1,2]') as { reason: string }).reason, /expected a JSON object, got an array/);
   assert.match((b.accept('bms', '') as { reason: string }).reason, /empty payload/);
   assert.deepEqual(doc(b), { Soc: 5 }, 'a refused message leaves the document alone');
-  assert.equal(Object.getPrototypeOf(b.document), null, 'documents inherit nothing');
+  const proto = Object.getPrototypeOf(b.document) as object;
+  assert.equal(Object.getPrototypeOf(proto), null, 'documents inherit nothing');
+  assert.deepEqual(Reflect.ownKeys(proto), []);
+  assert.ok(Object.isFrozen(proto), 'and nothing can be added to what they inherit');
 });
 
 test('oversized payloads are refused before parsing', () => {
