@@ -26,8 +26,8 @@ export type Tree = Record<string, unknown>;
 /**
  * The prototype of every document object: empty, frozen, and itself without a prototype, so
  * nothing is inherited (no `constructor`, no `__proto__` setter, no `toString`) and nothing can be
- * added to it. Unlike Object.create(null), objects on it keep V8's fast properties: field reads
- * stay inline-cached, which halves the cost of the input stage and of evaluation.
+ * added to it. Unlike Object.create(null) (dictionary mode in V8), objects on it keep fast
+ * properties, so field reads stay inline-cached.
  */
 const NOTHING = Object.freeze(Object.create(null) as object);
 
