@@ -1,16 +1,15 @@
 /**
  * Golden tests: the default mapping against what the original driver (v1.0.12) put on D-Bus for
- * the seed's documented payloads (../shared/payloads/expected). Values and texts must match
- * exactly; D-Bus types follow the contract, which fixes doubles for measurements where the
- * original used the JSON literal's type.
+ * the seed's documented payloads (test/fixtures/seed/expected, see its README). Values and texts
+ * must match exactly; D-Bus types follow the contract, which fixes doubles for measurements where
+ * the original used the JSON literal's type.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { DocumentBuilder } from '../../src/input/index.js';
 import { Evaluator, loadMapping } from '../../src/mapping/index.js';
-import { mappingFile, sharedDir } from '../support/paths.js';
+import { fixture, mappingFile } from '../support/paths.js';
 
 interface ExpectedItem { Value: unknown; Text: string; Type: string }
 
@@ -27,9 +26,9 @@ const SERVICE_PATHS = new Set(['/Mgmt/ProcessName', '/Mgmt/ProcessVersion', '/Mg
 
 async function evaluateSeed(name: string) {
   const mapping = loadMapping(mappingFile('default.yaml'));
-  const expected = JSON.parse(readFileSync(join(sharedDir(), 'payloads', 'expected', `${name}.json`), 'utf8')) as { items: Record<string, ExpectedItem> };
+  const expected = JSON.parse(readFileSync(fixture('seed', 'expected', `${name}.json`), 'utf8')) as { items: Record<string, ExpectedItem> };
   const builder = new DocumentBuilder({ input: mapping.input, topics: ['battery'] });
-  const accepted = builder.accept('battery', readFileSync(join(sharedDir(), 'payloads', `${name}.json`)));
+  const accepted = builder.accept('battery', readFileSync(fixture('seed', `${name}.json`)));
   assert.ok(accepted.ok);
   const ev = await new Evaluator(mapping).evaluate(accepted.doc);
   return { mapping, expected: expected.items, ev };
