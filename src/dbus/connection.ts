@@ -47,7 +47,7 @@ export async function connectBus(address: string, timeoutMs: number): Promise<Bu
   try {
     bus = sessionBus({ busAddress: address });
   } catch (e) {
-    throw new Error(`cannot connect to D-Bus at ${address}: ${(e as Error).message}`);
+    throw new Error(`cannot connect to D-Bus at ${address}: ${(e as Error).message}`, { cause: e });
   }
   const stream = (bus as unknown as { _connection?: { stream?: RawStream } })._connection?.stream;
   if (!stream || typeof stream.write !== 'function') {
@@ -77,7 +77,7 @@ export async function connectBus(address: string, timeoutMs: number): Promise<Bu
   } catch (e) {
     closing = true;
     stream.destroy();
-    throw new Error(`cannot connect to D-Bus at ${address}: ${(e as Error).message ?? e}`);
+    throw new Error(`cannot connect to D-Bus at ${address}: ${(e as Error).message ?? e}`, { cause: e });
   }
   stream.once('close', () => reportLost(new Error(`D-Bus connection to ${address} closed`)));
 

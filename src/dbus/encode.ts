@@ -9,7 +9,7 @@
  * encoders trust them.
  */
 import type { DbusType, PathValue } from '../venus/types.js';
-import { WireWriter } from './wire.js';
+import type { WireWriter } from './wire.js';
 
 /** What the encoders need to know about an item. */
 export interface EncodableItem {

@@ -44,7 +44,7 @@ async function claimName(conn: BusConnection, name: string): Promise<void> {
   try {
     code = (await conn.call(busDaemonCall('RequestName', 'su', [name, DO_NOT_QUEUE]))).body[0];
   } catch (e) {
-    throw new Error(`cannot claim D-Bus name ${name}: ${(e as { text?: string }).text ?? (e as Error).message}`);
+    throw new Error(`cannot claim D-Bus name ${name}: ${(e as { text?: string }).text ?? (e as Error).message}`, { cause: e });
   }
   if (code === PRIMARY_OWNER) return;
   if (code === EXISTS) {

@@ -137,7 +137,7 @@ export class DocumentBuilder {
     }
     if (!isTree(value)) return refuse('shape', `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
     const info = new LeafInfo(expiresAt, topic);
-    let count = 0;
+    let count: number;
     if (this.merge) {
       count = this.store.merge(value, info);
     } else {

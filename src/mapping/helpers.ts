@@ -49,8 +49,14 @@ export function cells(input: unknown): CellStats | undefined {
     if (!stats) stats = { count: 0, min: v, max: v, minId: id, maxId: id, sum: 0, avg: 0, diff: 0 };
     stats.count++;
     stats.sum += v;
-    if (v < stats.min) (stats.min = v), (stats.minId = id);
-    if (v > stats.max) (stats.max = v), (stats.maxId = id);
+    if (v < stats.min) {
+      stats.min = v;
+      stats.minId = id;
+    }
+    if (v > stats.max) {
+      stats.max = v;
+      stats.maxId = id;
+    }
   }
   if (stats) {
     stats.avg = stats.sum / stats.count;

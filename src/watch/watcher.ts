@@ -120,7 +120,7 @@ export class BusWatcher {
     } catch (err) {
       this.queued = undefined;
       if (this.owner !== owner) return; // went away meanwhile
-      throw new Error(`GetItems on ${this.service} failed: ${(err as { text?: string }).text ?? (err as Error).message}`);
+      throw new Error(`GetItems on ${this.service} failed: ${(err as { text?: string }).text ?? (err as Error).message}`, { cause: err });
     }
     const queued = this.queued;
     this.queued = undefined;

@@ -9,6 +9,7 @@
 
 export type Value = number | string | null;
 // Documents are whatever JSON arrived: read them the way hand-written JavaScript would.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the floor is untyped on purpose
 type Doc = any;
 type Fmt = (n: number) => string;
 
@@ -167,8 +168,14 @@ export function defaultFloor(vars = { ttgEnabled: true, ttgSoc: 10 }): FloorMapp
           if (typeof v !== 'number' || id === 'Sum' || id === 'Diff') continue;
           if (!stats) stats = { min: v, max: v, minId: id, maxId: id, sum: 0 };
           stats.sum += v;
-          if (v < stats.min) (stats.min = v), (stats.minId = id);
-          if (v > stats.max) (stats.max = v), (stats.maxId = id);
+          if (v < stats.min) {
+            stats.min = v;
+            stats.minId = id;
+          }
+          if (v > stats.max) {
+            stats.max = v;
+            stats.maxId = id;
+          }
         }
         return stats;
       };

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
-import { Variant } from 'dbus-next';
+import type { Variant } from 'dbus-next';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
 import { startMosquitto, type Broker } from '../support/mosquitto.js';
 import { CLI_ENTRY } from '../support/cli.js';

@@ -146,17 +146,17 @@ describe('vbat run', { concurrency: false }, () => {
     await d.waitLog(/subscribed to/);
     await w.publish('e2e/multi/cells', { Voltages: { Cell1: 3.3, Cell2: 3.31 } });
     await w.publish('e2e/multi/basic', { Dc: { Power: 5, Voltage: 52 }, Soc: 60 });
-    let items = await w.until(SVC('multi'), (i) => i['/Voltages/Cell2']!.value === 3.31 && i['/Soc']!.value === 60, 'both sources');
+    await w.until(SVC('multi'), (i) => i['/Voltages/Cell2']!.value === 3.31 && i['/Soc']!.value === 60, 'both sources');
     const keepBasic = setInterval(() => void w.publish('e2e/multi/basic', { Dc: { Power: 5, Voltage: 52 }, Soc: 61 }).catch(() => undefined), 300);
     try {
-      items = await w.until(SVC('multi'), (i) => i['/Voltages/Cell1']!.value === null, 'cells dropped', 5000);
+      const items = await w.until(SVC('multi'), (i) => i['/Voltages/Cell1']!.value === null, 'cells dropped', 5000);
       assert.equal(items['/Connected']!.value, 1, 'an optional source does not make the battery stale');
       assert.equal(items['/Soc']!.value, 61);
     } finally {
       clearInterval(keepBasic);
     }
-    items = await w.until(SVC('multi'), (i) => i['/Connected']!.value === 0, 'required source stale', 6000);
-    assert.equal(items['/Soc']!.value, null);
+    const stale = await w.until(SVC('multi'), (i) => i['/Connected']!.value === 0, 'required source stale', 6000);
+    assert.equal(stale['/Soc']!.value, null);
     await d.stop();
   });
 

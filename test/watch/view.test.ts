@@ -150,6 +150,7 @@ describe('LiveView', () => {
     const view = new LiveView(() => FULL, { out: { write: (s: string) => (out += s), columns: 40, rows: 10 }, tty: true });
     view.start();
     view.stop();
+    // eslint-disable-next-line no-control-regex -- stripping the terminal's escape sequences
     const screen = out.split('\x1b[H').pop()!.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
     const lines = screen.split('\n').filter(Boolean);
     assert.equal(lines.length, 9);
