@@ -5,6 +5,7 @@
  * field reference; this runs in nanoseconds. Wherever JSONata's semantics could differ (arrays,
  * sequences, type errors) the fast evaluator answers SLOW and the caller runs real JSONata.
  */
+import type { Node } from './ast.js';
 import { HELPERS } from './helpers.js';
 
 export const SLOW: unique symbol = Symbol('slow');
@@ -16,23 +17,6 @@ export interface FastContext {
 }
 
 export type FastFn = (ctx: FastContext) => unknown;
-
-/* JSONata's AST is untyped; these are the fields we read. */
-interface Node {
-  type: string;
-  value?: unknown;
-  steps?: Node[];
-  arguments?: Node[];
-  procedure?: Node;
-  condition?: Node;
-  then?: Node;
-  else?: Node;
-  lhs?: Node;
-  rhs?: Node;
-  expression?: Node;
-  expressions?: Node[];
-  [other: string]: unknown;
-}
 
 const PLAIN_STEP_KEYS = new Set(['type', 'value', 'position']);
 const PLAIN_PATH_KEYS = new Set(['type', 'steps', 'position']);

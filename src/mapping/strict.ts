@@ -18,29 +18,14 @@
  * inside lambdas) are the expression's own business.
  */
 
+import type { Node } from './ast.js';
+
 /** The helper the rewrite calls: true when every argument is defined. */
 export const PRESENT = '__present';
 
 export function present(...values: unknown[]): boolean {
   for (const v of values) if (v === undefined) return false;
   return true;
-}
-
-interface Node {
-  type: string;
-  value?: unknown;
-  steps?: Node[];
-  stages?: unknown[];
-  arguments?: Node[];
-  procedure?: Node;
-  condition?: Node;
-  then?: Node;
-  else?: Node;
-  lhs?: Node;
-  rhs?: Node;
-  expression?: Node;
-  expressions?: Node[];
-  [other: string]: unknown;
 }
 
 /** One input of an expression: document field names from the root, or a `$path` target. */
