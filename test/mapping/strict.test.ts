@@ -1,0 +1,74 @@
+/**
+ * Strict evaluation: a value computed from a missing input is invalid, never a plausible number.
+ * Each case runs through the fast evaluator and through JSONata itself (on the same rewritten
+ * AST), and both must agree.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import jsonata from 'jsonata';
+import { Evaluator, HELPERS, parseMapping } from '../../src/mapping/index.js';
+import { compileFast, SLOW } from '../../src/mapping/fast.js';
+import { makeStrict } from '../../src/mapping/strict.js';
+
+const cases: [string, Record<string, unknown>, unknown][] = [
+  ['$min([Info.Limit, 100])', {}, undefined],
+  ['$min([Info.Limit, 100])', { Info: { Limit: 50 } }, 50],
+  ['v > 58 ? 2 : 0', {}, undefined],
+  ['v > 58 ? 2 : 0', { v: 60 }, 2],
+  ["'C' & minCell", {}, undefined],
+  ["'C' & minCell", { minCell: 3 }, 'C3'],
+  ['x + y', { x: 1 }, undefined],
+  ['a and b', { a: true }, undefined],
+  // absence handled explicitly
+  ['a ?? 5', {}, 5],
+  ['a ?? b', { a: 1 }, 1],
+  ['$exists(a) ? a : 7', {}, 7],
+  ['Voltages ? 1 : 2', {}, 2],
+  ['Dc.Power ?? Dc.`0`.Power', { Dc: { '0': { Power: 3 } } }, 3],
+  // a branch needs its inputs only when it is taken
+  ['mode = "x" ? a : b', { mode: 'x', a: 1 }, 1],
+  ['mode = "x" ? a : $min([b, 9])', { mode: 'y' }, undefined],
+  ['mode = "x" ? a : $min([b, 9])', { mode: 'y', b: 4 }, 4],
+  // relative reads are the expression's own business
+  ['$sum(Cells)', { Cells: [1, 2] }, 3],
+  ['$count(Cells[$ > 1])', { Cells: [1, 2, 3] }, 2],
+];
+
+async function viaJsonata(source: string, doc: unknown): Promise<unknown> {
+  const e = jsonata(source);
+  for (const [name, fn] of Object.entries(HELPERS)) e.registerFunction(name, fn as never);
+  makeStrict(e.ast());
+  return e.evaluate(doc);
+}
+
+function viaFast(source: string, doc: unknown): unknown {
+  const ast = jsonata(source).ast();
+  makeStrict(ast);
+  const fast = compileFast(ast);
+  return fast ? fast({ doc, vars: {}, path: () => undefined }) : SLOW;
+}
+
+test('a missing input makes the expression undefined; explicit handling of absence is honoured', async () => {
+  for (const [source, doc, expected] of cases) {
+    assert.deepEqual(await viaJsonata(source, doc), expected, `JSONata: ${source} on ${JSON.stringify(doc)}`);
+    const fast = viaFast(source, doc);
+    if (fast !== SLOW) assert.deepEqual(fast, expected, `fast: ${source} on ${JSON.stringify(doc)}`);
+  }
+});
+
+test('$path of an invalid path is a missing input too; default and fallback still apply', async () => {
+  const mapping = parseMapping(`
+paths:
+  /Info/MaxChargeCurrent: {type: d, value: Info.Limit}
+  /Limited: {type: d, value: "$min([$path('/Info/MaxChargeCurrent'), 100])"}
+  /WithDefault: {type: d, value: "$min([Info.Limit, 100])", default: 10}
+  /WithFallback: {type: d, value: "$min([Info.Limit, 100])", fallback: Info.Other}
+  /Alarm: {type: i, value: "v > 58 ? 2 : 0", default: 0}
+`);
+  const ev = await new Evaluator(mapping).evaluate({ Info: { Other: 7 } }, 0);
+  const at = (p: string) => ev.values[mapping.byPath.get(p)!.index];
+  assert.equal(at('/Limited'), null, 'not 100');
+  assert.equal(at('/WithDefault'), 10, 'the mapping said what absence means');
+  assert.equal(at('/WithFallback'), 7);
+  assert.equal(at('/Alarm'), 0, 'the default, not a comparison against nothing');
+});
