@@ -11,6 +11,7 @@ import { compileFormat, defaultFormatter, type TextFormatter } from '../venus/fo
 import type { DbusType, PathValue } from '../venus/types.js';
 import { lineOf, type YamlDocument } from '../util/yaml-file.js';
 import { expandPaths, type ExpandedEntry } from './expand.js';
+import { budgetOptions, installBudget, regexProblems } from './budget.js';
 import { compileFast, type FastFn } from './fast.js';
 import { HELPERS } from './helpers.js';
 import { makeStrict } from './strict.js';
@@ -31,25 +32,20 @@ export interface CompiledExpr {
   jsonata(): jsonata.Expression;
 }
 
-/** How long one JSONata evaluation may run before it counts as failed. */
-export const EXPRESSION_TIME_LIMIT_MS = 100;
-let deadline = 0;
-const ENTRY = Symbol.for('jsonata.__evaluate_entry');
+/** How long one JSONata evaluation may run before it counts as failed (see budget.ts). */
+export { EXPRESSION_TIME_LIMIT_MS } from './budget.js';
 
-/** Called by JSONata on every step: stops a runaway expression (deep recursion, huge loops). */
-function guard(): void {
-  if (Date.now() > deadline) throw new Error(`expression ran longer than ${EXPRESSION_TIME_LIMIT_MS} ms`);
-}
+/**
+ * Kept for callers: every JSONata evaluation now starts its own clock at its first step (budget.ts
+ * keeps it on JSONata's per-evaluation environment), so there is nothing to start.
+ */
+export function startExpressionClock(): void {}
 
-/** Start the time limit for the JSONata evaluation about to run. */
-export function startExpressionClock(): void {
-  deadline = Date.now() + EXPRESSION_TIME_LIMIT_MS;
-}
-
+/** A JSONata expression under the budget: time, depth, value sizes, memory, regexes. */
 function createExpression(source: string): jsonata.Expression {
-  const expr = jsonata(source);
+  const expr = jsonata(source, budgetOptions());
   for (const [name, fn] of Object.entries(HELPERS)) expr.registerFunction(name, fn);
-  expr.assign(ENTRY as unknown as string, guard);
+  installBudget(expr);
   return expr;
 }
 
@@ -177,6 +173,7 @@ function compileExprs(e: Expressions | undefined, field: string, key: string, pa
     try {
       const parsed = jsonata(source);
       const ast = parsed.ast();
+      for (const reason of regexProblems(ast)) problems.push({ file: doc.file, line, where: `${path} ${field}`, reason: `${reason} in \`${source}\`` });
       makeStrict(ast);
       const fast = compileFast(ast);
       const create = () => {
