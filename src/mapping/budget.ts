@@ -430,17 +430,19 @@ function ambiguousLoop(body: RNode, flags: string): string | undefined {
     return undefined;
   }
   if (b.t === 'seq') {
-    // Two neighbouring repeats of overlapping characters (`\d+\d*`) split a run in many ways.
-    for (let k = 0; k + 1 < b.items.length; k++) {
+    // Two neighbouring repeats of overlapping characters (`\d+\d*`) split a run in many ways;
+    // the last part of one round and the first of the next are neighbours too (`(\s*,\s*)*`).
+    const n = b.items.length;
+    for (let k = 0; k < n; k++) {
       const x = unwrap(b.items[k]!);
-      const y = unwrap(b.items[k + 1]!);
+      const y = unwrap(b.items[(k + 1) % n]!);
       if (x.t !== 'quant' || y.t !== 'quant' || x.max === x.min || y.max === y.min) continue;
       const xs = unwrap(x.body);
       const ys = unwrap(y.body);
       if (xs.t !== 'char' || ys.t !== 'char') continue;
       const a = sampleSet(xs.src, flags);
       const c = sampleSet(ys.src, flags);
-      if (a && c && [...a].some((ch) => c.has(ch))) return `${x.src}${y.src} can split the same characters in many ways`;
+      if (a && c && [...a].some((ch) => c.has(ch))) return `${x.src} and ${y.src} can split the same characters in many ways`;
     }
     // The body is as ambiguous as its one part that must match something, when the rest may be empty.
     for (let k = 0; k < b.items.length; k++) {
