@@ -91,12 +91,13 @@ const mb = (bytes: number) => `${Math.round(bytes / (1 << 20))} MB`;
 // ---------------------------------------------------------------------------------------------
 // The clock of one evaluation, kept on JSONata's per-evaluation environment (environment.base).
 
-interface Clock {
-  /** Milliseconds used in finished slices. */
+export interface Clock {
+  /** Milliseconds of running time charged to this evaluation. */
   used: number;
+  /** When its current slice began (first step after the start or a pause). */
   sliceStart: number;
   steps: number;
-  /** Heap used at the start of the current slice, and growth over finished slices. */
+  /** Heap used at the start of the current slice (-1: not read yet), and growth before it. */
   heapStart: number;
   heapGrown: number;
   /** Sizes of the arrays and objects seen in this evaluation. */
@@ -104,33 +105,61 @@ interface Clock {
 }
 
 interface JsonataEnv {
-  base: { depth: number; options?: object; [CLOCK]?: Clock; bind(name: symbol, value: unknown): void };
+  base: { depth: number; options?: object; RegexEngine?: unknown; [CLOCK]?: Clock; bind(name: symbol, value: unknown): void };
 }
 
 const CLOCK = Symbol('vbat.budget.clock');
 const ENTRY = Symbol.for('jsonata.__evaluate_entry');
 const EXIT = Symbol.for('jsonata.__evaluate_exit');
-/** The clock of the evaluation that ran the latest step (regexes and wrappers read it). */
-let current: Clock | undefined;
-
 const heapUsed = () => v8.getHeapStatistics().used_heap_size;
 
-function newClock(base: JsonataEnv['base']): Clock {
+/**
+ * Time is charged to the evaluation whose step runs: from one step's entry to the next entry,
+ * whichever evaluation that is. Evaluations interleaved on the microtask queue are each charged
+ * their own steps; a pause (and the end of an evaluation) stops the charging.
+ */
+let running: Clock | undefined;
+let runningSince = 0;
+
+function charge(now: number): void {
+  if (running) running.used += now - runningSince;
+  running = undefined;
+}
+
+/** From now on the time is `c`'s (a regex or built-in about to run for it). */
+function claim(c: Clock | undefined, now: number): void {
+  if (!c || running === c) return;
+  charge(now);
+  running = c;
+  runningSince = now;
+}
+
+function newClock(base: JsonataEnv['base'], now: number): Clock {
   // JSONata's `sequence` option, seen only where it is read from the evaluation's environment:
   // `..` ranges and $append check their size before allocating. Passed to jsonata() it would
   // also wrap the push of every sequence (a closure per sequence, a slow push), which made a
   // JSONata-heavy mapping about a third slower.
   base.options = { ...base.options, sequence: LIMITS.items };
-  return { used: 0, sliceStart: Date.now(), steps: 0, heapStart: -1, heapGrown: 0 };
+  const c: Clock = { used: 0, sliceStart: now, steps: 0, heapStart: -1, heapGrown: 0 };
+  // JSONata constructs `new base.RegexEngine(regex)`: this one hands the regex this clock.
+  base.RegexEngine = function (pattern: RegExp) {
+    return new BudgetRegExp(pattern, c);
+  };
+  return c;
+}
+
+/** The clock of the evaluation a registered function is called in (its `this` is the focus). */
+function clockOf(focus: unknown): Clock | undefined {
+  return (focus as { environment?: JsonataEnv } | undefined)?.environment?.base?.[CLOCK];
 }
 
 function elapsed(c: Clock, now = Date.now()): number {
-  return c.used + (now - c.sliceStart);
+  return c.used + (running === c ? now - runningSince : 0);
 }
 
-/** Milliseconds the running evaluation has left (the whole budget outside an evaluation). */
-export function remainingMs(): number {
-  return current ? LIMITS.timeMs - elapsed(current) : LIMITS.timeMs;
+/** Milliseconds an evaluation has left (the whole budget without one). */
+export function remainingMs(c: Clock | undefined): number {
+  return c ? LIMITS.timeMs - elapsed(c) : LIMITS.timeMs;
 }
 
 function timeUp(): BudgetError {
@@ -139,11 +168,13 @@ function timeUp(): BudgetError {
 
 /** JSONata's `__evaluate_entry` callback: time, depth and heap, and the yield between slices. */
 export function entryGuard(_expr: unknown, _input: unknown, env: JsonataEnv): Promise<void> | undefined {
-  const base = env.base;
-  const c = (base[CLOCK] ??= newClock(base));
-  current = c;
   const now = Date.now();
-  if (elapsed(c, now) > LIMITS.timeMs) throw timeUp();
+  const base = env.base;
+  const c = (base[CLOCK] ??= newClock(base, now));
+  if (running) running.used += now - runningSince;
+  running = c;
+  runningSince = now;
+  if (c.used > LIMITS.timeMs) throw timeUp();
   if (base.depth > LIMITS.depth) throw new BudgetError(`expression nested deeper than ${fmt(LIMITS.depth)} levels (runaway recursion?)`);
   if ((++c.steps & 15) === 0) {
     // The heap is first read at the 16th step: what 16 steps allocate is bounded by the sizes.
@@ -162,12 +193,11 @@ export function entryGuard(_expr: unknown, _input: unknown, env: JsonataEnv): Pr
 
 /** Let the event loop run (other batteries, D-Bus); the pause does not count as running time. */
 async function pause(c: Clock, now: number): Promise<void> {
-  c.used += now - c.sliceStart;
+  charge(now);
   if (c.heapStart >= 0) c.heapGrown += heapUsed() - c.heapStart;
   await new Promise<void>((resolve) => setImmediate(resolve));
   c.sliceStart = Date.now();
-  c.heapStart = c.heapStart >= 0 ? heapUsed() : -1;
-  current = c;
+  if (c.heapStart >= 0) c.heapStart = heapUsed();
 }
 
 /** JSONata's `__evaluate_exit` callback: the size of what the step produced. */
@@ -175,7 +205,7 @@ export function exitGuard(_expr: unknown, _input: unknown, env: JsonataEnv, resu
   if (typeof result === 'string') {
     if (result.length > LIMITS.stringLength) throw tooLong(result.length);
   } else if (typeof result === 'object' && result !== null) {
-    const c = (env.base[CLOCK] ??= newClock(env.base));
+    const c = (env.base[CLOCK] ??= newClock(env.base, Date.now()));
     sizeOf(result, (c.sizes ??= new WeakMap()));
   }
 }
@@ -218,9 +248,10 @@ function sizeOf(v: object, memo: WeakMap<object, number>): number {
 const sandbox = vm.createContext(Object.create(null) as object);
 const runScript = new vm.Script('run()');
 
-/** Run `fn` with at most the time the evaluation has left; `what` names it in the problem. */
-export function interruptible<T>(fn: () => T, what: string): T {
-  const left = remainingMs();
+/** Run `fn` with at most the time evaluation `c` has left; `what` names it in the problem. */
+export function interruptible<T>(c: Clock | undefined, fn: () => T, what: string): T {
+  claim(c, Date.now());
+  const left = remainingMs(c);
   if (left <= 0) throw timeUp();
   (sandbox as { run?: () => T }).run = fn;
   try {
@@ -613,7 +644,11 @@ export class BudgetRegExp {
   lastIndex = 0;
   private readonly plan: RegexPlan;
 
-  constructor(pattern: RegExp) {
+  /** `clock`: the evaluation's (see newClock); without one, a whole budget per exec. */
+  constructor(
+    pattern: RegExp,
+    private readonly clock?: Clock,
+  ) {
     this.plan = planOf(pattern);
   }
 
@@ -628,10 +663,11 @@ export class BudgetRegExp {
   exec(str: string): RegExpExecArray | null {
     const re = this.plan.re;
     if (str.length > LIMITS.stringLength) throw new BudgetError(`regex /${re.source}/ refused a string of ${fmt(str.length)} characters (at most ${fmt(LIMITS.stringLength)})`);
-    if (remainingMs() <= 0) throw timeUp();
+    claim(this.clock, Date.now());
+    if (remainingMs(this.clock) <= 0) throw timeUp();
     re.lastIndex = this.lastIndex;
     const work = this.plan.work?.(str.length - Math.min(this.lastIndex, str.length));
-    const m = work !== undefined && work <= LIMITS.nativeRegexWork ? re.exec(str) : interruptible(() => re.exec(str), `regex /${re.source}/`);
+    const m = work !== undefined && work <= LIMITS.nativeRegexWork ? re.exec(str) : interruptible(this.clock, () => re.exec(str), `regex /${re.source}/`);
     this.lastIndex = re.lastIndex;
     return m;
   }
@@ -717,7 +753,7 @@ export const GUARDED_BUILTINS: [string, string, Wrapper][] = [
     async function (this: unknown, arr) {
       if (Array.isArray(arr) && arr.length > LIMITS.sortItems) throw over('$distinct items', arr.length, LIMITS.sortItems);
       const f = await builtin('distinct');
-      return Array.isArray(arr) && arr.length > 1 ? interruptible(() => f.implementation.call(this, arr), '$distinct') : f.implementation.call(this, arr);
+      return Array.isArray(arr) && arr.length > 1 ? interruptible(clockOf(this), () => f.implementation.call(this, arr), '$distinct') : f.implementation.call(this, arr);
     },
   ],
   [
@@ -725,7 +761,7 @@ export const GUARDED_BUILTINS: [string, string, Wrapper][] = [
     '<s-s?:n>',
     async function (this: unknown, timestamp, picture) {
       const f = await builtin('toMillis');
-      return picture === undefined ? f.implementation.call(this, timestamp) : interruptible(() => f.implementation.call(this, timestamp, picture), '$toMillis');
+      return picture === undefined ? f.implementation.call(this, timestamp) : interruptible(clockOf(this), () => f.implementation.call(this, timestamp, picture), '$toMillis');
     },
   ],
 ];
@@ -745,6 +781,8 @@ export function installBudget(expr: jsonata.Expression): void {
       return await evaluate(input, bindings);
     } catch (err) {
       throw budgetText(err);
+    } finally {
+      charge(Date.now());
     }
   }) as jsonata.Expression['evaluate'];
 }

@@ -218,6 +218,15 @@ test('a runaway evaluation yields: the event loop and other evaluations get thro
   assert.ok(slowMs < 1000, `the runaway took ${slowMs} ms`);
 });
 
+test('evaluations interleaved on the microtask queue are each charged their own time', async () => {
+  const runaway = new Evaluator(parseMapping('paths:\n  /X: {type: i, value: "$count($match(s, /(x|xx)+y/))"}\n'));
+  const normal = new Evaluator(parseMapping('paths:\n  /Y: {type: s, value: "$join($map([1..200], function($i){ $replace(t, /b/, \'B\') & $i }), \'\')"}\n'));
+  const [a, b] = await Promise.all([runaway.evaluate({ s: 'x'.repeat(40) }), normal.evaluate({ t: 'abc' })]);
+  assert.match(a.problems[0]!, /ran longer than the expression's 100 ms/);
+  assert.equal(b.problems[0], undefined, 'the runaway regex is not charged to the evaluation beside it');
+  assert.match(String(b.values[0]), /^aBc1aBc2/);
+});
+
 test('limits are in force for every evaluation', () => {
   assert.equal(LIMITS.timeMs, 100);
   assert.ok(LIMITS.heapGrowth >= 8 << 20 && LIMITS.heapGrowth <= 64 << 20);
