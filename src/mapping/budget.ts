@@ -100,6 +100,8 @@ export interface Clock {
   /** Heap used at the start of the current slice (-1: not read yet), and growth before it. */
   heapStart: number;
   heapGrown: number;
+  /** When the heap was last read (ms). */
+  heapReadAt: number;
   /** Sizes of the arrays and objects seen in this evaluation. */
   sizes?: WeakMap<object, number>;
 }
@@ -134,17 +136,22 @@ function claim(c: Clock | undefined, now: number): void {
   runningSince = now;
 }
 
-function newClock(base: JsonataEnv['base'], now: number): Clock {
+let sequenceOptions = { RegexEngine: undefined as unknown, sequence: 0 };
+
+function newClock(base: JsonataEnv['base'], now: number, regexes: boolean): Clock {
   // JSONata's `sequence` option, seen only where it is read from the evaluation's environment:
   // `..` ranges and $append check their size before allocating. Passed to jsonata() it would
   // also wrap the push of every sequence (a closure per sequence, a slow push), which made a
   // JSONata-heavy mapping about a third slower.
-  base.options = { ...base.options, sequence: LIMITS.items };
-  const c: Clock = { used: 0, sliceStart: now, steps: 0, heapStart: -1, heapGrown: 0 };
+  if (sequenceOptions.sequence !== LIMITS.items) sequenceOptions = { RegexEngine: BudgetRegExp, sequence: LIMITS.items };
+  base.options = sequenceOptions;
+  const c: Clock = { used: 0, sliceStart: now, steps: 0, heapStart: -1, heapGrown: 0, heapReadAt: -1 };
   // JSONata constructs `new base.RegexEngine(regex)`: this one hands the regex this clock.
-  base.RegexEngine = function (pattern: RegExp) {
-    return new BudgetRegExp(pattern, c);
-  };
+  if (regexes) {
+    base.RegexEngine = function (pattern: RegExp) {
+      return new BudgetRegExp(pattern, c);
+    };
+  }
   return c;
 }
 
@@ -168,19 +175,32 @@ function timeUp(): BudgetError {
 
 /** JSONata's `__evaluate_entry` callback: time, depth and heap, and the yield between slices. */
 export function entryGuard(_expr: unknown, _input: unknown, env: JsonataEnv): Promise<void> | undefined {
+  return guardStep(env, false);
+}
+
+/** The same, for an expression that can run regexes: they get the evaluation's clock. */
+export function regexEntryGuard(_expr: unknown, _input: unknown, env: JsonataEnv): Promise<void> | undefined {
+  return guardStep(env, true);
+}
+
+function guardStep(env: JsonataEnv, regexes: boolean): Promise<void> | undefined {
   const now = Date.now();
   const base = env.base;
-  const c = (base[CLOCK] ??= newClock(base, now));
+  const c = (base[CLOCK] ??= newClock(base, now, regexes));
   if (running) running.used += now - runningSince;
   running = c;
   runningSince = now;
   if (c.used > LIMITS.timeMs) throw timeUp();
   if (base.depth > LIMITS.depth) throw new BudgetError(`expression nested deeper than ${fmt(LIMITS.depth)} levels (runaway recursion?)`);
   if ((++c.steps & 15) === 0) {
-    // The heap is first read at the 16th step: what 16 steps allocate is bounded by the sizes.
-    const used = heapUsed();
-    if (c.heapStart < 0) c.heapStart = used;
-    if (c.heapGrown + used - c.heapStart > LIMITS.heapGrowth) throw new BudgetError(`expression used more than ${mb(LIMITS.heapGrowth)} of memory`);
+    // The heap is read every 16 steps, at most once a millisecond (a read costs a quarter of a
+    // microsecond): first at the 16th step, for what so few steps allocate is bounded by the sizes.
+    if (now !== c.heapReadAt) {
+      c.heapReadAt = now;
+      const used = heapUsed();
+      if (c.heapStart < 0) c.heapStart = used;
+      if (c.heapGrown + used - c.heapStart > LIMITS.heapGrowth) throw new BudgetError(`expression used more than ${mb(LIMITS.heapGrowth)} of memory`);
+    }
     // Values are measured from the 16th step on: JSONata awaits the exit callback, a microtask
     // per step, and most mapping expressions are done in fewer steps. Before that nothing large
     // can exist: a step at most about doubles what earlier steps made (`&`, constructors), and
@@ -205,7 +225,7 @@ export function exitGuard(_expr: unknown, _input: unknown, env: JsonataEnv, resu
   if (typeof result === 'string') {
     if (result.length > LIMITS.stringLength) throw tooLong(result.length);
   } else if (typeof result === 'object' && result !== null) {
-    const c = (env.base[CLOCK] ??= newClock(env.base, Date.now()));
+    const c = (env.base[CLOCK] ??= newClock(env.base, Date.now(), true));
     sizeOf(result, (c.sizes ??= new WeakMap()));
   }
 }
@@ -774,7 +794,7 @@ export function budgetOptions(): jsonata.JsonataOptions {
 /** Put an expression (created with budgetOptions()) under the budget. */
 export function installBudget(expr: jsonata.Expression): void {
   for (const [name, signature, fn] of GUARDED_BUILTINS) expr.registerFunction(name, fn, signature);
-  expr.assign(ENTRY as unknown as string, entryGuard);
+  expr.assign(ENTRY as unknown as string, mayRunRegexes(expr.ast()) ? regexEntryGuard : entryGuard);
   const evaluate = expr.evaluate.bind(expr) as (input: unknown, bindings?: Record<string, unknown>) => Promise<unknown>;
   expr.evaluate = (async (input: unknown, bindings?: Record<string, unknown>) => {
     try {
@@ -785,6 +805,19 @@ export function installBudget(expr: jsonata.Expression): void {
       charge(Date.now());
     }
   }) as jsonata.Expression['evaluate'];
+}
+
+/** Whether an AST holds a regex literal or a call of $eval (whose text may hold one). */
+function mayRunRegexes(ast: unknown): boolean {
+  const seen = new Set<unknown>();
+  const walk = (node: unknown): boolean => {
+    if (!node || typeof node !== 'object' || seen.has(node) || node instanceof RegExp) return false;
+    seen.add(node);
+    const n = node as { type?: string; value?: unknown };
+    if (n.type === 'regex' || (n.type === 'variable' && n.value === 'eval')) return true;
+    return Object.values(node).some(walk);
+  };
+  return walk(ast);
 }
 
 /** JSONata's own limit errors in the budget's words (its D2015 text can name the wrong number). */
