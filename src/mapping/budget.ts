@@ -330,9 +330,9 @@ export function parseRegex(src: string): RNode {
     let min: number;
     let max: number;
     const c = src[i];
-    if (c === '*') (min = 0), (max = Infinity), i++;
-    else if (c === '+') (min = 1), (max = Infinity), i++;
-    else if (c === '?') (min = 0), (max = 1), i++;
+    if (c === '*') [min, max, i] = [0, Infinity, i + 1];
+    else if (c === '+') [min, max, i] = [1, Infinity, i + 1];
+    else if (c === '?') [min, max, i] = [0, 1, i + 1];
     else if (c === '{') {
       quantifier.lastIndex = i;
       const m = quantifier.exec(src);
@@ -351,8 +351,8 @@ export function parseRegex(src: string): RNode {
       i++;
       let look = false;
       if (src.startsWith('?:', i)) i += 2;
-      else if (src.startsWith('?=', i) || src.startsWith('?!', i)) (i += 2), (look = true);
-      else if (src.startsWith('?<=', i) || src.startsWith('?<!', i)) (i += 3), (look = true);
+      else if (src.startsWith('?=', i) || src.startsWith('?!', i)) [i, look] = [i + 2, true];
+      else if (src.startsWith('?<=', i) || src.startsWith('?<!', i)) [i, look] = [i + 3, true];
       else if (src.startsWith('?<', i)) {
         const end = src.indexOf('>', i);
         if (end < 0) fail();

@@ -35,12 +35,6 @@ export interface CompiledExpr {
 /** How long one JSONata evaluation may run before it counts as failed (see budget.ts). */
 export { EXPRESSION_TIME_LIMIT_MS } from './budget.js';
 
-/**
- * Kept for callers: every JSONata evaluation now starts its own clock at its first step (budget.ts
- * keeps it on JSONata's per-evaluation environment), so there is nothing to start.
- */
-export function startExpressionClock(): void {}
-
 /** A JSONata expression under the budget: time, depth, value sizes, memory, regexes. */
 function createExpression(source: string): jsonata.Expression {
   const expr = jsonata(source, budgetOptions());

@@ -7,7 +7,7 @@
 import { coerce } from '../venus/coerce.js';
 import type { PathValue } from '../venus/types.js';
 import { INVALID_TEXT } from '../venus/types.js';
-import { startExpressionClock, type CompiledExpr, type CompiledMapping, type CompiledPath } from './compile.js';
+import { type CompiledExpr, type CompiledMapping, type CompiledPath } from './compile.js';
 import { SLOW, type FastContext } from './fast.js';
 import { resetHelperMemo } from './helpers.js';
 
@@ -182,7 +182,6 @@ export class Evaluator {
       const e = exprs[k]!;
       let v = k > from && e.fast ? e.fast(ctx) : SLOW;
       if (v === SLOW) {
-        startExpressionClock();
         v = await e.jsonata().evaluate(doc, this.bindings);
       }
       if (v !== undefined) return v;
