@@ -3,10 +3,12 @@
  * payload. Offline: no broker, no bus. Returns data; main.ts prints it and picks the exit code.
  */
 import { readFileSync } from 'node:fs';
-import { FileProblemsError, type Problem } from '../errors.js';
+import { FileProblemsError, UsageError, type Problem } from '../errors.js';
 import { DocumentBuilder, topicMatches } from '../input/index.js';
 import { Evaluator, loadMapping, Origin, type CompiledMapping } from '../mapping/index.js';
 import type { DbusType, PathValue } from '../venus/types.js';
+import { helpText, parseCommand, parseVars, type CommandSpec } from './args.js';
+import { renderCheck } from './table.js';
 
 export interface CheckOptions {
   mapping: string;
@@ -129,4 +131,41 @@ export function captureMessages(text: string): [string, string][] | undefined {
 /** A topic a single payload file stands for under a filter (wildcards filled in). */
 function syntheticTopic(filter: string): string {
   return filter.replace(/(^|\/)\+(?=\/|$)/g, '$1x').replace(/\/?#$/, '') || 'payload';
+}
+
+export const CHECK_COMMAND = {
+  name: 'check',
+  usage: ['check MAPPING PAYLOAD... [--json] [--topic FILTER] [--var NAME=VALUE]...'],
+  summary: 'Validate a mapping and show what it would put on D-Bus for each payload file (offline).',
+  description: [
+    'Validates a mapping file and shows, for each payload file, what vbat would put on D-Bus: every path with its value, D-Bus type and text as Venus OS sees them, marked derived, default, WARNING or invalid where that applies, and whether vbat would accept the message at all. Offline: needs no broker and no bus.',
+    'Mistakes in the mapping are reported as FILE:LINE: reason, every one of them.',
+  ],
+  args: [
+    ['MAPPING', 'the mapping file (YAML), e.g. mappings/default.yaml'],
+    ['PAYLOAD', 'a payload as the BMS publishes it (JSON), or a capture: a JSON object of topic → payload text, for mappings fed by several topics (one value per topic). Several files are checked one after the other.'],
+  ],
+  flags: {
+    json: { type: 'boolean', help: 'print the result as JSON (every path with value, type, text, source and warnings) instead of a table' },
+    topic: { type: 'string', arg: 'FILTER', help: 'the MQTT topic filter the battery subscribes to: messages of a capture on other topics are ignored, and a single payload stands for a message on this topic (default: the mapping\'s input.topic, else #)' },
+    var: { type: 'string', arg: 'NAME=VALUE', multiple: true, help: 'set a mapping variable, overriding its default; repeat for several. Numbers and true/false are typed, anything else is a string.' },
+  },
+  notes: [
+    'Exit status: 0 when the mapping is valid and every payload would be accepted; 1 when the mapping has errors, or a payload file cannot be read or lacks a required input; 2 on a usage error.',
+    'Examples:\n  vbat check mappings/default.yaml payload.json\n  vbat check my-bms.yaml capture.json --topic \'my-bms/#\' --var cells=16',
+  ],
+} satisfies CommandSpec;
+
+/** `vbat check ARGS`: parse, check, print; resolves with the exit code. */
+export async function checkCommand(args: string[], out: { write(s: string): unknown } = process.stdout): Promise<number> {
+  const { values, positionals } = parseCommand(CHECK_COMMAND, args);
+  if (values.help) {
+    out.write(helpText(CHECK_COMMAND));
+    return 0;
+  }
+  const [mapping, ...payloads] = positionals;
+  if (!mapping || payloads.length === 0) throw new UsageError(mapping ? 'no PAYLOAD file given (vbat check MAPPING PAYLOAD...)' : 'needs a MAPPING file and at least one PAYLOAD file');
+  const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var) });
+  out.write((values.json ? JSON.stringify(result, null, 2) : renderCheck(result)) + '\n');
+  return result.ok && result.problems.length === 0 ? 0 : 1;
 }

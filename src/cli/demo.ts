@@ -8,7 +8,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Battery } from '../battery/index.js';
 import { loadConfig } from '../config/index.js';
@@ -16,21 +15,28 @@ import { BmsSimulator, DemoBroker, startPrivateBus } from '../demo/index.js';
 import { UsageError } from '../errors.js';
 import { Logger } from '../log.js';
 import { BusWatcher, LiveView, stopper, type Output } from '../watch/index.js';
-import { parse } from './args.js';
+import { helpText, parseCommand, type CommandSpec } from './args.js';
 import { createBatteries } from '../battery/index.js';
 import { seconds } from './watch.js';
 
-export const DEMO_USAGE = `Usage: vbat demo [--bus ADDRESS] [--port PORT] [--duration SECONDS] [--once]
+export const DEMO_COMMAND = {
+  name: 'demo',
+  usage: ['demo [--duration SECONDS | --once] [--port PORT] [--bus ADDRESS]'],
+  summary: 'Try vbat with nothing set up: embedded broker, private D-Bus, simulated BMS, live view.',
+  description: [
+    'Runs a complete vbat on this machine: an embedded MQTT broker on 127.0.0.1, a private dbus-daemon, vbat with the default mapping, and a simulated 16-cell LiFePO4 BMS that charges, discharges, balances and now and then raises an alarm. It shows the battery as Venus OS sees it until Ctrl-C, then stops everything and removes its temp files.',
+    'Needs dbus-daemon (apt-get install dbus) unless --bus is given. Never point --bus at a GX device\'s system bus: the demo battery would look like a real one there, and DVCC would use its limits.',
+  ],
+  flags: {
+    duration: { type: 'string', arg: 'SECONDS', help: 'stop after this many seconds (default: run until Ctrl-C)' },
+    once: { type: 'boolean', help: 'stop as soon as the battery shows connected with data (a quick smoke test)' },
+    port: { type: 'string', arg: 'PORT', help: 'port of the embedded broker on 127.0.0.1 (default: a free one)' },
+    bus: { type: 'string', arg: 'ADDRESS', help: 'export the demo battery on this D-Bus instead of a private one' },
+  },
+  notes: ['Exit status: 0 when stopped by Ctrl-C, --duration or --once; 1 when something could not start (the message says what); 2 on a usage error.'],
+} satisfies CommandSpec;
 
-Runs a complete vbat on this machine: an embedded MQTT broker on 127.0.0.1, a private
-dbus-daemon, vbat with the default mapping, and a simulated 16-cell BMS; shows the battery as
-Venus OS would see it until Ctrl-C, then cleans everything up. Needs dbus-daemon (apt-get
-install dbus) unless --bus is given.
-  --bus ADDRESS     export the demo battery on this D-Bus instead of a private one
-  --port PORT       broker port on 127.0.0.1 (default: a free one)
-  --duration S      stop after S seconds
-  --once            stop as soon as the battery shows connected with data
-`;
+export const DEMO_USAGE = helpText(DEMO_COMMAND);
 
 export const DEMO_TOPIC = 'vbat-demo/bms';
 const DEMO_NAME = 'demo';
@@ -46,19 +52,7 @@ export interface DemoIo {
 }
 
 export async function demo(args: string[], io: DemoIo = { out: process.stdout, err: process.stderr }): Promise<number> {
-  const { values } = parse(() =>
-    parseArgs({
-      args,
-      allowPositionals: false,
-      options: {
-        bus: { type: 'string' },
-        port: { type: 'string' },
-        duration: { type: 'string' },
-        once: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }),
-  );
+  const { values } = parseCommand(DEMO_COMMAND, args);
   if (values.help) {
     io.out.write(DEMO_USAGE);
     return 0;

@@ -1,86 +1,89 @@
 #!/usr/bin/env node
 /**
- * vbat's command line. Declares the commands, parses arguments, and is the only place that
- * exits the process: commands return data or throw.
+ * vbat's command line. Declares the commands, dispatches to them, and is the only place that
+ * exits the process: commands return data or throw. Each command's help comes from its own
+ * CommandSpec (src/cli/args.ts), so `vbat help X` and `vbat X --help` print the same text.
  */
-import { parseArgs } from 'node:util';
 import { FileProblemsError, UsageError } from '../errors.js';
-import { parse, parseVars } from './args.js';
-import { check } from './check.js';
-import { demo } from './demo.js';
-import { run } from './run.js';
-import { renderCheck } from './table.js';
-import { watch } from './watch.js';
+import { VERSION } from '../version.js';
+import { helpText, wrap, type CommandSpec } from './args.js';
+import { CHECK_COMMAND, checkCommand } from './check.js';
+import { DEMO_COMMAND, demo } from './demo.js';
+import { run, RUN_COMMAND } from './run.js';
+import { watch, WATCH_COMMAND } from './watch.js';
 
-const USAGE = `vbat — bring any battery's MQTT data into Victron Venus OS
-
-Usage:
-  vbat check MAPPING PAYLOAD... [--json] [--topic FILTER] [--var NAME=VALUE]...
-      Validate a mapping and show what it would put on D-Bus for each payload file
-      (a JSON payload, or a capture: a JSON object of topic → payload text).
-      Exit 0 when all is well, 1 on mapping errors or a payload missing required inputs,
-      2 on usage errors.
-  vbat run [--config FILE] [--broker URL] [--topic TOPIC] [--mapping FILE] ...
-      Run the MQTT → D-Bus battery daemon (vbat run --help lists the options).
-  vbat demo [--bus ADDRESS] [--port PORT] [--duration SECONDS] [--once]
-      Try vbat with nothing set up: embedded MQTT broker, private D-Bus, a simulated BMS,
-      and a live view of the battery as Venus OS sees it, until Ctrl-C.
-  vbat watch [SERVICE] [--bus ADDRESS] [--json] [--duration SECONDS]
-      Live view of a com.victronenergy.battery.* service on a D-Bus (default: the system bus);
-      --json prints every path once.
-  vbat help
-`;
-
-type Command = (args: string[]) => Promise<number>;
+interface Command {
+  spec: CommandSpec;
+  run: (args: string[]) => Promise<number>;
+}
 
 const COMMANDS: Record<string, Command> = {
-  check: runCheck,
-  run,
-  demo: (args) => demo(args),
-  watch: (args) => watch(args),
-  help: async () => {
-    process.stdout.write(USAGE);
-    return 0;
-  },
+  demo: { spec: DEMO_COMMAND, run: (args) => demo(args) },
+  run: { spec: RUN_COMMAND, run },
+  watch: { spec: WATCH_COMMAND, run: (args) => watch(args) },
+  check: { spec: CHECK_COMMAND, run: (args) => checkCommand(args) },
 };
 
-async function runCheck(args: string[]): Promise<number> {
-  const { values, positionals } = parse(() =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean', default: false },
-        topic: { type: 'string' },
-        var: { type: 'string', multiple: true },
-        help: { type: 'boolean', default: false },
-      },
-    }),
+const NAMES = Object.keys(COMMANDS).join(', ');
+
+function usage(): string {
+  const out = [`vbat ${VERSION} — bring any battery's MQTT data into Victron Venus OS`, '', 'Usage:'];
+  for (const { spec } of Object.values(COMMANDS)) {
+    out.push(`  vbat ${spec.usage[0]}`);
+    out.push(...wrap(spec.summary, 72).map((l) => `      ${l}`));
+  }
+  out.push(
+    '  vbat help [COMMAND]',
+    '      This help, or a command\'s own with every option explained',
+    '      (the same as vbat COMMAND --help).',
+    '  vbat --version',
+    '      Print the version.',
+    '',
+    'Start with vbat demo. The README says more; config.sample.yaml documents every',
+    'setting of vbat run --config.',
   );
-  if (values.help) {
-    process.stdout.write(USAGE);
+  return `${out.join('\n')}\n`;
+}
+
+async function help(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (rest.length) throw new UsageError(`help takes one COMMAND at most, got: ${args.join(' ')}`);
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
     return 0;
   }
-  const [mapping, ...payloads] = positionals;
-  if (!mapping || payloads.length === 0) throw new UsageError('vbat check needs a mapping file and at least one payload file');
-  const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var) });
-  process.stdout.write((values.json ? JSON.stringify(result, null, 2) : renderCheck(result)) + '\n');
-  return result.ok && result.problems.length === 0 ? 0 : 1;
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`no command "${name}"; the commands are ${NAMES}`);
+  process.stdout.write(helpText(command.spec));
+  return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h') {
-    process.stdout.write(USAGE);
-    return name ? 0 : 2;
+  if (!name) {
+    process.stdout.write(usage());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') return help(name === 'help' ? rest : []).catch(usageError());
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`vbat ${VERSION}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
-  try {
-    if (!command) throw new UsageError(`unknown command "${name}"`);
-    return await command(rest);
-  } catch (err) {
+  if (!command) {
+    const what = name.startsWith('-') ? `unknown option ${name} before the command` : `unknown command "${name}"`;
+    process.stderr.write(`vbat: ${what}; the commands are ${NAMES}\nRun "vbat help" for usage.\n`);
+    return 2;
+  }
+  return command.run(rest).catch(usageError(name));
+}
+
+/** A command's usage and file errors: one message, a pointer to its help, and the exit code. */
+function usageError(name?: string): (err: unknown) => number {
+  return (err) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`vbat: ${err.message}\nRun "vbat help" for usage.\n`);
+      const hint = name ? `Run "vbat ${name} --help" for its usage.` : 'Run "vbat help" for usage.';
+      process.stderr.write(`vbat${name ? ` ${name}` : ''}: ${err.message}\n${hint}\n`);
       return 2;
     }
     if (err instanceof FileProblemsError) {
@@ -88,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw err;
-  }
+  };
 }
 
 main(process.argv.slice(2)).then(

@@ -3,49 +3,44 @@
  * own D-Bus connection and service) per configured battery, all in this process. Everything is
  * validated before the first connection; SIGTERM/SIGINT release the bus names within a second.
  */
-import { parseArgs } from 'node:util';
 import { createBatteries, type Battery } from '../battery/index.js';
 import { SettingsClient } from '../dbus/index.js';
 import { loadConfig, type ConfigFlags } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import { Logger } from '../log.js';
-import { parse, parseVars } from './args.js';
+import { helpText, parseCommand, parseVars, type CommandSpec } from './args.js';
 
-export const RUN_USAGE = `Usage: vbat run [--config FILE] [--broker URL] [--topic TOPIC] [--mapping FILE]
-                [--instance N] [--timeout SECONDS] [--bus ADDRESS] [--name NAME]
-                [--var NAME=VALUE]... [--log-level error|warn|info|debug]
+export const RUN_COMMAND = {
+  name: 'run',
+  usage: [
+    'run --topic TOPIC [--broker URL] [--mapping FILE] [OPTIONS]',
+    'run --config FILE [OPTIONS that override it]',
+  ],
+  summary: 'Run the MQTT → D-Bus battery daemon (one service per configured battery).',
+  description: [
+    'Runs the daemon: subscribes to MQTT, maps each message with the battery\'s mapping and exports a com.victronenergy.battery.* service on D-Bus, until SIGTERM or Ctrl-C. Everything is checked before anything connects; a bad config or mapping is refused with FILE:LINE: reason.',
+    'Without --config, the flags describe one battery (--topic, or a mapping with input.topic, is enough). With --config, the batteries come from the file (start from config.sample.yaml, which documents every setting) and the flags override it; the battery flags (--topic, --mapping, --instance, --timeout, --name, --var) need a config with at most one battery.',
+  ],
+  flags: {
+    config: { type: 'string', arg: 'FILE', help: 'the config file (YAML): broker, credentials, TLS, batteries and the rest' },
+    broker: { type: 'string', arg: 'URL', help: 'MQTT broker, e.g. mqtt://192.168.1.10:1883 or mqtts://host:8883 (default mqtt://127.0.0.1:1883)' },
+    topic: { type: 'string', arg: 'TOPIC', help: 'topic filter the battery\'s data arrives on (+ and # allowed); replaces the topics of the config\'s battery' },
+    mapping: { type: 'string', arg: 'FILE', help: 'mapping file (default: the shipped mappings/default.yaml)' },
+    instance: { type: 'string', arg: 'N', help: 'device instance (VRM instance) to ask the settings service for (default 100); it may hand back another free one' },
+    timeout: { type: 'string', arg: 'SECONDS', help: 'seconds without a valid message before the battery goes stale: /Connected 0 and every data path, the charge limits above all, invalid (default 60)' },
+    bus: { type: 'string', arg: 'ADDRESS', help: 'D-Bus address, e.g. unix:path=/run/dbus/system_bus_socket (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)' },
+    name: { type: 'string', arg: 'NAME', help: 'battery name (letters, digits, - and _): the service is com.victronenergy.battery.vbat_NAME and MQTT clients are named after it (default: battery)' },
+    var: { type: 'string', arg: 'NAME=VALUE', multiple: true, help: 'set a mapping variable, overriding the mapping\'s and the config\'s value; repeat for several. Numbers and true/false are typed, anything else is a string.' },
+    'log-level': { type: 'string', arg: 'LEVEL', help: 'error, warn, info or debug: how much goes to the log on stderr (default info)' },
+  },
+  notes: ['Examples:\n  vbat run --broker mqtt://192.168.1.10:1883 --topic bms/house\n  vbat run --config /data/etc/vbat/config.yaml --log-level debug'],
+} satisfies CommandSpec;
 
-Runs the MQTT → D-Bus battery daemon. With --config, batteries come from the file and flags
-override it; without, --topic (or a mapping with input.topic) defines one battery.
-  --broker URL      MQTT broker, e.g. mqtt://192.168.1.10:1883 or mqtts://host:8883
-  --topic TOPIC     topic filter the battery's data arrives on
-  --mapping FILE    mapping file (default: the shipped mappings/default.yaml)
-  --instance N      D-Bus /DeviceInstance (default 100)
-  --timeout S       seconds without valid data before the battery is stale (default 60)
-  --bus ADDRESS     D-Bus address (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)
-  --name NAME       battery name: service com.victronenergy.battery.vbat_NAME (default battery)
-`;
+export const RUN_USAGE = helpText(RUN_COMMAND);
 
 export function runFlags(args: string[]): { configFile?: string; flags: ConfigFlags; help: boolean } {
-  const { values } = parse(() =>
-    parseArgs({
-      args,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        broker: { type: 'string' },
-        topic: { type: 'string' },
-        mapping: { type: 'string' },
-        instance: { type: 'string' },
-        timeout: { type: 'string' },
-        bus: { type: 'string' },
-        name: { type: 'string' },
-        var: { type: 'string', multiple: true },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-    }),
-  );
+  const { values } = parseCommand(RUN_COMMAND, args);
+  if (values.help) return { flags: {}, help: true };
   const number = (flag: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -54,7 +49,7 @@ export function runFlags(args: string[]): { configFile?: string; flags: ConfigFl
   };
   return {
     configFile: values.config,
-    help: values.help ?? false,
+    help: false,
     flags: {
       broker: values.broker,
       topic: values.topic,
@@ -63,10 +58,17 @@ export function runFlags(args: string[]): { configFile?: string; flags: ConfigFl
       timeout: number('timeout', values.timeout),
       bus: values.bus,
       name: values.name,
-      logLevel: values['log-level'],
+      logLevel: logLevel(values['log-level']),
       variables: values.var ? parseVars(values.var) : undefined,
     },
   };
+}
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
+
+function logLevel(v: string | undefined): string | undefined {
+  if (v !== undefined && !LOG_LEVELS.includes(v)) throw new UsageError(`--log-level expects one of ${LOG_LEVELS.join(', ')}, got "${v}"`);
+  return v;
 }
 
 /** Start every battery; resolves with the exit code once a signal has stopped them. */
