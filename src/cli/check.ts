@@ -152,7 +152,7 @@ export const CHECK_COMMAND = {
   },
   notes: [
     'Exit status: 0 when the mapping is valid and every payload would be accepted; 1 when the mapping has errors, or a payload file cannot be read or lacks a required input; 2 on a usage error.',
-    'Examples:\n  vbat check mappings/default.yaml payload.json\n  vbat check my-bms.yaml capture.json --topic \'my-bms/#\' --var cells=16',
+    'Examples:\n  vbat check mappings/default.yaml payload.json --var ttgSoc=20\n  vbat check my-bms.yaml capture.json --topic \'my-bms/#\' --var cells=16',
   ],
 } satisfies CommandSpec;
 
