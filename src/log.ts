@@ -27,7 +27,14 @@ export class Logger {
 
   /** A logger whose lines start with `scope:` (e.g. the battery name); shares the rate limits. */
   child(scope: string): Logger {
-    return new Logger(this.level, this.sink, this.warningIntervalMs, this.scope ? `${this.scope}: ${scope}` : scope, this.now, this.limited);
+    return new Logger(
+      this.level,
+      this.sink,
+      this.warningIntervalMs,
+      this.scope ? `${this.scope}: ${scope}` : scope,
+      this.now,
+      this.limited,
+    );
   }
 
   enabled(level: LogLevel): boolean {

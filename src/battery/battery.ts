@@ -98,10 +98,16 @@ export class Battery {
     this.mapping = mapping;
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
-    const sources = config.sources.length ? config.sources : [{ topic: mapping.input.topic ?? '#', timeout: config.timeout, required: true }];
+    const sources = config.sources.length
+      ? config.sources
+      : [{ topic: mapping.input.topic ?? '#', timeout: config.timeout, required: true }];
     this.freshness = new Freshness(sources);
     this.gathers = mapping.input.format === 'tree' || sources.length > 1 || sources.some((s) => /[#+]/.test(s.topic));
-    this.documents = new DocumentBuilder({ input: mapping.input, topics: sources.map((s) => s.topic), maxPayloadBytes: opts.maxPayloadBytes });
+    this.documents = new DocumentBuilder({
+      input: mapping.input,
+      topics: sources.map((s) => s.topic),
+      maxPayloadBytes: opts.maxPayloadBytes,
+    });
     this.evaluator = new Evaluator(mapping, config.variables);
     this.identity = { instance: config.instance, customName: config.customName };
     this.queue = new MessageQueue<Message>({
@@ -109,7 +115,8 @@ export class Battery {
       max: MAX_PENDING,
       handle: (batch) => this.serially(() => this.process(batch)),
       onOverflow: () => this.log.warnLimited('overload', `overloaded: more than ${MAX_PENDING} messages waiting, dropping the oldest`),
-      onError: (err) => this.log.warnLimited('internal', `internal error while processing messages: ${(err as Error).stack ?? String(err)}`),
+      onError: (err) =>
+        this.log.warnLimited('internal', `internal error while processing messages: ${(err as Error).stack ?? String(err)}`),
       schedule: opts.schedule,
     });
   }
@@ -137,7 +144,9 @@ export class Battery {
       onRestored: () => undefined,
     });
     await this.sink.open();
-    this.log.info(`exported ${this.config.serviceName} (instance ${this.identity.instance}, ${this.mapping.paths.length} data paths from ${this.mapping.file}); waiting for data`);
+    this.log.info(
+      `exported ${this.config.serviceName} (instance ${this.identity.instance}, ${this.mapping.paths.length} data paths from ${this.mapping.file}); waiting for data`,
+    );
     this.stopTicks = (this.opts.every ?? defaultEvery)(TICK_MS, () => void this.tick());
     this.source = this.opts.openSource(
       this.freshness.sources.map((s) => s.topic),
@@ -199,7 +208,8 @@ export class Battery {
       }
       const r = this.documents.accept(m.topic, m.payload, now + source.timeout * 1000);
       if (!r.ok) this.reject(`bad message on ${m.topic}: ${r.reason}`, `bad:${m.topic}:${r.kind}`);
-      else if (r.leaves === 0) this.reject(`message on ${m.topic} carries no values: it does not count as fresh data`, `novalues:${m.topic}`);
+      else if (r.leaves === 0)
+        this.reject(`message on ${m.topic} carries no values: it does not count as fresh data`, `novalues:${m.topic}`);
       else delivering.add(source);
     }
     if (delivering.size === 0) {
@@ -270,7 +280,13 @@ export class Battery {
     }
     const dropped = this.documents.expire(now) || this.dirty;
     if (!this.diag.connected) return this.publish(new Map(), true);
-    if (!this.freshness.live()) return this.goStale(`required source ${this.freshness.silentRequired().map((s) => s.topic).join(', ')} silent`);
+    if (!this.freshness.live())
+      return this.goStale(
+        `required source ${this.freshness
+          .silentRequired()
+          .map((s) => s.topic)
+          .join(', ')} silent`,
+      );
     if (now - this.lastValid >= this.config.timeout * 1000) return this.goStale(`no valid message for ${this.config.timeout} s`);
     if (!dropped) return this.publish(new Map(), true);
     // Some values expired: recompute without them.
@@ -342,8 +358,11 @@ export class Battery {
     const accepted = this.diag.accepted - this.summarized.accepted;
     const rejected = this.diag.rejected - this.summarized.rejected;
     this.summarized = { accepted: this.diag.accepted, rejected: this.diag.rejected };
-    const age = this.lastValid === -Infinity ? 'no valid message yet' : `last valid message ${((now - this.lastValid) / 1000).toFixed(1)} s ago`;
-    this.log.info(`${this.diag.connected ? 'connected' : 'STALE'}: ${accepted} messages mapped, ${rejected} rejected in the last ${(SUMMARY_TICKS * TICK_MS) / 60000} min; ${age}`);
+    const age =
+      this.lastValid === -Infinity ? 'no valid message yet' : `last valid message ${((now - this.lastValid) / 1000).toFixed(1)} s ago`;
+    this.log.info(
+      `${this.diag.connected ? 'connected' : 'STALE'}: ${accepted} messages mapped, ${rejected} rejected in the last ${(SUMMARY_TICKS * TICK_MS) / 60000} min; ${age}`,
+    );
   }
 
   private onSetValue(path: string, value: PathValue): boolean {

@@ -36,7 +36,10 @@ export function createBatteries(config: RunConfig, log: Logger, settings?: Setti
           onMessage,
         }),
       openSink: (events) =>
-        new DbusSink({ serviceName: b.serviceName, busAddress: config.bus, propertiesChanged: config.propertiesChanged, log: blog }, events),
+        new DbusSink(
+          { serviceName: b.serviceName, busAddress: config.bus, propertiesChanged: config.propertiesChanged, log: blog },
+          events,
+        ),
     });
   });
 }

@@ -30,7 +30,12 @@ export interface Identity {
   customName: string;
 }
 
-export function serviceDocument(cfg: BatteryConfig, mapping: CompiledMapping, identity: Identity, diag: Diagnostics): Record<string, unknown> {
+export function serviceDocument(
+  cfg: BatteryConfig,
+  mapping: CompiledMapping,
+  identity: Identity,
+  diag: Diagnostics,
+): Record<string, unknown> {
   return {
     processName: 'vbat',
     processVersion: `${VERSION} on Node.js ${process.versions.node}`,
@@ -56,14 +61,27 @@ export function serviceEvaluator(): Evaluator {
 }
 
 /** Item definitions for the D-Bus service. Throws when the mapping redefines a service path. */
-export function itemDefinitions(service: CompiledMapping, values: (path: string) => { value: ItemDefinition['value']; text: string }, data: CompiledMapping): ItemDefinition[] {
+export function itemDefinitions(
+  service: CompiledMapping,
+  values: (path: string) => { value: ItemDefinition['value']; text: string },
+  data: CompiledMapping,
+): ItemDefinition[] {
   const items: ItemDefinition[] = [];
   for (const p of service.paths) {
     const v = values(p.path);
-    items.push({ path: p.path, type: p.type, value: v.value, text: v.text, writable: p.writable, description: p.description, format: p.format });
+    items.push({
+      path: p.path,
+      type: p.type,
+      value: v.value,
+      text: v.text,
+      writable: p.writable,
+      description: p.description,
+      format: p.format,
+    });
   }
   for (const p of data.paths) {
-    if (service.byPath.has(p.path)) throw new Error(`${data.file}: ${p.path} is a service path vbat sets itself; remove it from the mapping`);
+    if (service.byPath.has(p.path))
+      throw new Error(`${data.file}: ${p.path} is a service path vbat sets itself; remove it from the mapping`);
     items.push({ path: p.path, type: p.type, value: null, writable: p.writable, description: p.description, format: p.format });
   }
   return items;

@@ -35,7 +35,8 @@ export class SettingsIdentity implements IdentityStore {
         { path: `${base}/CustomName`, default: '' },
       ]);
       const n = instance?.error === 0 ? parseClassAndVrmInstance(instance.value) : undefined;
-      if (n === undefined) this.log.warn(`settings service gave no usable instance (${JSON.stringify(instance)}): using ${identity.instance}`);
+      if (n === undefined)
+        this.log.warn(`settings service gave no usable instance (${JSON.stringify(instance)}): using ${identity.instance}`);
       else if (n !== identity.instance) this.log.info(`settings service assigned instance ${n} (configured ${identity.instance})`);
       if (n !== undefined) identity.instance = n;
       if (name?.error === 0 && typeof name.value === 'string' && name.value !== '') identity.customName = name.value;

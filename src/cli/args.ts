@@ -45,7 +45,8 @@ export type FlagValues<S extends CommandSpec> = { [K in keyof S['flags']]?: Flag
  */
 export function parseCommand<S extends CommandSpec>(spec: S, args: string[]): { values: FlagValues<S>; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
-  for (const [name, f] of Object.entries(allFlags(spec))) options[name] = { type: f.type, ...(f.multiple ? { multiple: true } : {}), ...(f.short ? { short: f.short } : {}) };
+  for (const [name, f] of Object.entries(allFlags(spec)))
+    options[name] = { type: f.type, ...(f.multiple ? { multiple: true } : {}), ...(f.short ? { short: f.short } : {}) };
   try {
     const { values, positionals } = parseArgs({ args, options, allowPositionals: (spec.args?.length ?? 0) > 0, strict: true });
     return { values: { ...values, help: values.help === true } as FlagValues<S>, positionals };
@@ -65,7 +66,9 @@ function flagLabel(name: string, f: FlagSpec): string {
 
 function flagProblem(spec: CommandSpec, err: Error & { code?: string }): string {
   const flags = allFlags(spec);
-  const list = Object.entries(flags).map(([n, f]) => `--${n}${f.type === 'string' ? ` ${f.arg ?? 'VALUE'}` : ''}`).join(', ');
+  const list = Object.entries(flags)
+    .map(([n, f]) => `--${n}${f.type === 'string' ? ` ${f.arg ?? 'VALUE'}` : ''}`)
+    .join(', ');
   const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
   switch (err.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
@@ -170,7 +173,8 @@ export function parseVars(list: string[] | undefined): Record<string, unknown> {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new UsageError(`--var expects NAME=VALUE, got "${item}"`);
     const raw = item.slice(eq + 1);
-    out[item.slice(0, eq)] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    out[item.slice(0, eq)] =
+      raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
   }
   return out;
 }

@@ -143,16 +143,28 @@ export const CHECK_COMMAND = {
   ],
   args: [
     ['MAPPING', 'the mapping file (YAML), e.g. mappings/default.yaml'],
-    ['PAYLOAD', 'a payload as the BMS publishes it (JSON), or a capture: a JSON object of topic → payload text, for mappings fed by several topics (one value per topic). Several files are checked one after the other.'],
+    [
+      'PAYLOAD',
+      'a payload as the BMS publishes it (JSON), or a capture: a JSON object of topic → payload text, for mappings fed by several topics (one value per topic). Several files are checked one after the other.',
+    ],
   ],
   flags: {
     json: { type: 'boolean', help: 'print the result as JSON (every path with value, type, text, source and warnings) instead of a table' },
-    topic: { type: 'string', arg: 'FILTER', help: 'the MQTT topic filter the battery subscribes to: messages of a capture on other topics are ignored, and a single payload stands for a message on this topic (default: the mapping\'s input.topic, else #)' },
-    var: { type: 'string', arg: 'NAME=VALUE', multiple: true, help: 'set a mapping variable, overriding its default; repeat for several. Numbers and true/false are typed, anything else is a string.' },
+    topic: {
+      type: 'string',
+      arg: 'FILTER',
+      help: "the MQTT topic filter the battery subscribes to: messages of a capture on other topics are ignored, and a single payload stands for a message on this topic (default: the mapping's input.topic, else #)",
+    },
+    var: {
+      type: 'string',
+      arg: 'NAME=VALUE',
+      multiple: true,
+      help: 'set a mapping variable, overriding its default; repeat for several. Numbers and true/false are typed, anything else is a string.',
+    },
   },
   notes: [
     'Exit status: 0 when the mapping is valid and every payload would be accepted; 1 when the mapping has errors, or a payload file cannot be read or lacks a required input; 2 on a usage error.',
-    'Examples:\n  vbat check mappings/default.yaml payload.json --var ttgSoc=20\n  vbat check my-bms.yaml capture.json --topic \'my-bms/#\' --var cells=16',
+    "Examples:\n  vbat check mappings/default.yaml payload.json --var ttgSoc=20\n  vbat check my-bms.yaml capture.json --topic 'my-bms/#' --var cells=16",
   ],
 } satisfies CommandSpec;
 
@@ -164,7 +176,10 @@ export async function checkCommand(args: string[], out: { write(s: string): unkn
     return 0;
   }
   const [mapping, ...payloads] = positionals;
-  if (!mapping || payloads.length === 0) throw new UsageError(mapping ? 'no PAYLOAD file given (vbat check MAPPING PAYLOAD...)' : 'needs a MAPPING file and at least one PAYLOAD file');
+  if (!mapping || payloads.length === 0)
+    throw new UsageError(
+      mapping ? 'no PAYLOAD file given (vbat check MAPPING PAYLOAD...)' : 'needs a MAPPING file and at least one PAYLOAD file',
+    );
   const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var) });
   out.write((values.json ? JSON.stringify(result, null, 2) : renderCheck(result)) + '\n');
   return result.ok && result.problems.length === 0 ? 0 : 1;

@@ -25,7 +25,7 @@ export const DEMO_COMMAND = {
   summary: 'Try vbat with nothing set up: embedded broker, private D-Bus, simulated BMS, live view.',
   description: [
     'Runs a complete vbat on this machine: an embedded MQTT broker on 127.0.0.1, a private dbus-daemon, vbat with the default mapping, and a simulated 16-cell LiFePO4 BMS that charges, discharges, balances and now and then raises an alarm. It shows the battery as Venus OS sees it until Ctrl-C, then stops everything and removes its temp files.',
-    'Needs dbus-daemon (apt-get install dbus) unless --bus is given. Never point --bus at a GX device\'s system bus: the demo battery would look like a real one there, and DVCC would use its limits.',
+    "Needs dbus-daemon (apt-get install dbus) unless --bus is given. Never point --bus at a GX device's system bus: the demo battery would look like a real one there, and DVCC would use its limits.",
   ],
   flags: {
     duration: { type: 'string', arg: 'SECONDS', help: 'stop after this many seconds (default: run until Ctrl-C)' },
@@ -33,7 +33,9 @@ export const DEMO_COMMAND = {
     port: { type: 'string', arg: 'PORT', help: 'port of the embedded broker on 127.0.0.1 (default: a free one)' },
     bus: { type: 'string', arg: 'ADDRESS', help: 'export the demo battery on this D-Bus instead of a private one' },
   },
-  notes: ['Exit status: 0 when stopped by Ctrl-C, --duration or --once; 1 when something could not start (the message says what); 2 on a usage error.'],
+  notes: [
+    'Exit status: 0 when stopped by Ctrl-C, --duration or --once; 1 when something could not start (the message says what); 2 on a usage error.',
+  ],
 } satisfies CommandSpec;
 
 export const DEMO_USAGE = helpText(DEMO_COMMAND);
@@ -59,7 +61,8 @@ export async function demo(args: string[], io: DemoIo = { out: process.stdout, e
   }
   const duration = seconds('duration', values.duration);
   const port = values.port === undefined ? 0 : Number(values.port);
-  if (!/^\d+$/.test(values.port ?? '0') || port > 65535) throw new UsageError(`--port expects a port number (0-65535), got "${values.port}"`);
+  if (!/^\d+$/.test(values.port ?? '0') || port > 65535)
+    throw new UsageError(`--port expects a port number (0-65535), got "${values.port}"`);
   const tty = io.tty ?? io.out.isTTY === true;
 
   let ready: () => void = () => undefined;
@@ -110,7 +113,11 @@ export async function demo(args: string[], io: DemoIo = { out: process.stdout, e
       `Also:  npx vbat watch --bus ${busAddress}`,
       'Ctrl-C stops the demo and cleans up.',
     ];
-    const view = new LiveView(() => watcher.snapshot, { out: io.out, tty, view: () => ({ title: 'vbat demo', footer: [...footer, ...recent] }) });
+    const view = new LiveView(() => watcher.snapshot, {
+      out: io.out,
+      tty,
+      view: () => ({ title: 'vbat demo', footer: [...footer, ...recent] }),
+    });
     watcher.onLost((err) => stop.stop('error', err));
     await watcher.watch(battery.serviceName, () => {
       view.update();
@@ -148,7 +155,9 @@ export async function demo(args: string[], io: DemoIo = { out: process.stdout, e
   } finally {
     // Reverse order, each step bounded: Ctrl-C always ends within a couple of seconds.
     for (const [what, fn] of cleanups.reverse()) {
-      await bounded(fn(), STEP_TIMEOUT_MS).catch((e: unknown) => io.err.write(`vbat demo: stopping the ${what}: ${(e as Error).message}\n`));
+      await bounded(fn(), STEP_TIMEOUT_MS).catch((e: unknown) =>
+        io.err.write(`vbat demo: stopping the ${what}: ${(e as Error).message}\n`),
+      );
     }
   }
   return code;
@@ -174,5 +183,8 @@ function simulatedBms(url: string): { stop(): Promise<void> } {
 
 function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }

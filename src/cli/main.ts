@@ -34,7 +34,7 @@ function usage(): string {
   }
   out.push(
     '  vbat help [COMMAND]',
-    '      This help, or a command\'s own with every option explained',
+    "      This help, or a command's own with every option explained",
     '      (the same as vbat COMMAND --help).',
     '  vbat --version',
     '      Print the version.',

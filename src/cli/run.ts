@@ -12,28 +12,56 @@ import { helpText, parseCommand, parseVars, type CommandSpec } from './args.js';
 
 export const RUN_COMMAND = {
   name: 'run',
-  usage: [
-    'run --topic TOPIC [--broker URL] [--mapping FILE] [OPTIONS]',
-    'run --config FILE [OPTIONS that override it]',
-  ],
+  usage: ['run --topic TOPIC [--broker URL] [--mapping FILE] [OPTIONS]', 'run --config FILE [OPTIONS that override it]'],
   summary: 'Run the MQTT → D-Bus battery daemon (one service per configured battery).',
   description: [
-    'Runs the daemon: subscribes to MQTT, maps each message with the battery\'s mapping and exports a com.victronenergy.battery.* service on D-Bus, until SIGTERM or Ctrl-C. Everything is checked before anything connects; a bad config or mapping is refused with FILE:LINE: reason.',
+    "Runs the daemon: subscribes to MQTT, maps each message with the battery's mapping and exports a com.victronenergy.battery.* service on D-Bus, until SIGTERM or Ctrl-C. Everything is checked before anything connects; a bad config or mapping is refused with FILE:LINE: reason.",
     'Without --config, the flags describe one battery (--topic, or a mapping with input.topic, is enough). With --config, the batteries come from the file (start from config.sample.yaml, which documents every setting) and the flags override it; the battery flags (--topic, --mapping, --instance, --timeout, --name, --var) need a config with at most one battery.',
   ],
   flags: {
     config: { type: 'string', arg: 'FILE', help: 'the config file (YAML): broker, credentials, TLS, batteries and the rest' },
-    broker: { type: 'string', arg: 'URL', help: 'MQTT broker, e.g. mqtt://192.168.1.10:1883 or mqtts://host:8883 (default mqtt://127.0.0.1:1883)' },
-    topic: { type: 'string', arg: 'TOPIC', help: 'topic filter the battery\'s data arrives on (+ and # allowed); replaces the topics of the config\'s battery' },
+    broker: {
+      type: 'string',
+      arg: 'URL',
+      help: 'MQTT broker, e.g. mqtt://192.168.1.10:1883 or mqtts://host:8883 (default mqtt://127.0.0.1:1883)',
+    },
+    topic: {
+      type: 'string',
+      arg: 'TOPIC',
+      help: "topic filter the battery's data arrives on (+ and # allowed); replaces the topics of the config's battery",
+    },
     mapping: { type: 'string', arg: 'FILE', help: 'mapping file (default: the shipped mappings/default.yaml)' },
-    instance: { type: 'string', arg: 'N', help: 'device instance (VRM instance) to ask the settings service for (default 100); it may hand back another free one' },
-    timeout: { type: 'string', arg: 'SECONDS', help: 'seconds without a valid message before the battery goes stale: /Connected 0 and every data path, the charge limits above all, invalid (default 60)' },
-    bus: { type: 'string', arg: 'ADDRESS', help: 'D-Bus address, e.g. unix:path=/run/dbus/system_bus_socket (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)' },
-    name: { type: 'string', arg: 'NAME', help: 'battery name (letters, digits, - and _): the service is com.victronenergy.battery.vbat_NAME and MQTT clients are named after it (default: battery)' },
-    var: { type: 'string', arg: 'NAME=VALUE', multiple: true, help: 'set a mapping variable, overriding the mapping\'s and the config\'s value; repeat for several. Numbers and true/false are typed, anything else is a string.' },
+    instance: {
+      type: 'string',
+      arg: 'N',
+      help: 'device instance (VRM instance) to ask the settings service for (default 100); it may hand back another free one',
+    },
+    timeout: {
+      type: 'string',
+      arg: 'SECONDS',
+      help: 'seconds without a valid message before the battery goes stale: /Connected 0 and every data path, the charge limits above all, invalid (default 60)',
+    },
+    bus: {
+      type: 'string',
+      arg: 'ADDRESS',
+      help: 'D-Bus address, e.g. unix:path=/run/dbus/system_bus_socket (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)',
+    },
+    name: {
+      type: 'string',
+      arg: 'NAME',
+      help: 'battery name (letters, digits, - and _): the service is com.victronenergy.battery.vbat_NAME and MQTT clients are named after it (default: battery)',
+    },
+    var: {
+      type: 'string',
+      arg: 'NAME=VALUE',
+      multiple: true,
+      help: "set a mapping variable, overriding the mapping's and the config's value; repeat for several. Numbers and true/false are typed, anything else is a string.",
+    },
     'log-level': { type: 'string', arg: 'LEVEL', help: 'error, warn, info or debug: how much goes to the log on stderr (default info)' },
   },
-  notes: ['Examples:\n  vbat run --broker mqtt://192.168.1.10:1883 --topic bms/house\n  vbat run --config /data/etc/vbat/config.yaml --log-level debug'],
+  notes: [
+    'Examples:\n  vbat run --broker mqtt://192.168.1.10:1883 --topic bms/house\n  vbat run --config /data/etc/vbat/config.yaml --log-level debug',
+  ],
 } satisfies CommandSpec;
 
 export const RUN_USAGE = helpText(RUN_COMMAND);

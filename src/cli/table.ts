@@ -35,15 +35,23 @@ export function renderCheck(r: CheckResult): string {
       continue;
     }
     const rows = payload.paths.map((p) => [p.path, valueText(p), p.value === null ? 'ai' : p.type, p.text, marks(p)]);
-    const widths = [0, 1, 2, 3].map((c) => Math.min(c === 1 ? 24 : 40, Math.max(...rows.map((row) => row[c]!.length), ['PATH', 'VALUE', 'TYPE', 'TEXT'][c]!.length)));
-    const line = (cols: string[]) => cols.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd();
+    const widths = [0, 1, 2, 3].map((c) =>
+      Math.min(c === 1 ? 24 : 40, Math.max(...rows.map((row) => row[c]!.length), ['PATH', 'VALUE', 'TYPE', 'TEXT'][c]!.length)),
+    );
+    const line = (cols: string[]) =>
+      cols
+        .map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c))
+        .join('  ')
+        .trimEnd();
     out.push(line(['PATH', 'VALUE', 'TYPE', 'TEXT', 'MARKS']));
     for (const row of rows) out.push(line(row));
     for (const p of payload.paths) if (p.warning) out.push(`  warning: ${p.path}: ${p.warning}`);
     const valid = payload.paths.filter((p) => !p.invalid).length;
     const derived = payload.paths.filter((p) => p.source === 'derived' || p.source === 'held').length;
     const warnings = payload.paths.filter((p) => p.warning).length;
-    out.push(`${payload.paths.length} paths: ${valid} valid, ${payload.paths.length - valid} invalid, ${derived} derived, ${warnings} warnings`);
+    out.push(
+      `${payload.paths.length} paths: ${valid} valid, ${payload.paths.length - valid} invalid, ${derived} derived, ${warnings} warnings`,
+    );
     if (payload.missingRequired.length) {
       out.push(`REJECTED: required input missing or invalid for ${payload.missingRequired.join(', ')} — vbat would drop this message`);
     }

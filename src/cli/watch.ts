@@ -13,16 +13,27 @@ export const WATCH_COMMAND = {
   usage: ['watch [SERVICE] [--bus ADDRESS] [--json] [--duration SECONDS]'],
   summary: 'Live view of a com.victronenergy.battery.* service as Venus OS sees it (read-only).',
   description: [
-    'Shows a battery service as Venus OS sees it — connection, SoC, voltage, current and power, temperatures, the DVCC charge limits, cells, alarms and message counters — updating live until Ctrl-C. It reads the service the way Venus\'s own consumers do (GetItems, then ItemsChanged and PropertiesChanged), so it shows what any battery driver exports, not only vbat. Read-only: it never sets a value.',
+    "Shows a battery service as Venus OS sees it — connection, SoC, voltage, current and power, temperatures, the DVCC charge limits, cells, alarms and message counters — updating live until Ctrl-C. It reads the service the way Venus's own consumers do (GetItems, then ItemsChanged and PropertiesChanged), so it shows what any battery driver exports, not only vbat. Read-only: it never sets a value.",
     'On a terminal the view redraws in place (80 columns); piped, it prints one line per update, at most once a second.',
   ],
-  args: [['SERVICE', 'the service to watch: the full name, or what follows com.victronenergy.battery. (e.g. vbat_house). Default: the first battery service on the bus. When it is not on the bus, the battery services that are there are listed; the live view then waits for it to appear.']],
+  args: [
+    [
+      'SERVICE',
+      'the service to watch: the full name, or what follows com.victronenergy.battery. (e.g. vbat_house). Default: the first battery service on the bus. When it is not on the bus, the battery services that are there are listed; the live view then waits for it to appear.',
+    ],
+  ],
   flags: {
-    bus: { type: 'string', arg: 'ADDRESS', help: 'D-Bus address, e.g. unix:path=/tmp/vbat-demo-XXXX/bus (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)' },
+    bus: {
+      type: 'string',
+      arg: 'ADDRESS',
+      help: 'D-Bus address, e.g. unix:path=/tmp/vbat-demo-XXXX/bus (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)',
+    },
     json: { type: 'boolean', help: 'print every path once — value, D-Bus type and text; invalid is null, ai, --- — as JSON, and exit' },
     duration: { type: 'string', arg: 'SECONDS', help: 'stop after this many seconds (default: run until Ctrl-C)' },
   },
-  notes: ['Exit status: 0 after Ctrl-C, --duration or --json; 1 when the bus cannot be reached, the connection is lost, or (with --json, or without SERVICE) there is no such service; 2 on a usage error.'],
+  notes: [
+    'Exit status: 0 after Ctrl-C, --duration or --json; 1 when the bus cannot be reached, the connection is lost, or (with --json, or without SERVICE) there is no such service; 2 on a usage error.',
+  ],
 } satisfies CommandSpec;
 
 export const WATCH_USAGE = helpText(WATCH_COMMAND);
@@ -87,11 +98,24 @@ export async function watch(args: string[], io: WatchIo = { out: process.stdout,
   }
 }
 
-async function live(watcher: BusWatcher, service: string, others: string[], duration: number | undefined, io: WatchIo, address: string, absentAtStart = false): Promise<number> {
+async function live(
+  watcher: BusWatcher,
+  service: string,
+  others: string[],
+  duration: number | undefined,
+  io: WatchIo,
+  address: string,
+  absentAtStart = false,
+): Promise<number> {
   const tty = io.out.isTTY === true;
   // On a terminal the screen is cleared: until the service appears, the view repeats what was found.
-  const note = () => (absentAtStart && !watcher.snapshot.owner && !others.length ? [`No ${BATTERY_PREFIX}* service was on the bus at start`] : []);
-  const view = new LiveView(() => watcher.snapshot, { out: io.out, tty, view: () => ({ others, footer: [...note(), `D-Bus  ${address}`, 'Ctrl-C to stop'] }) });
+  const note = () =>
+    absentAtStart && !watcher.snapshot.owner && !others.length ? [`No ${BATTERY_PREFIX}* service was on the bus at start`] : [];
+  const view = new LiveView(() => watcher.snapshot, {
+    out: io.out,
+    tty,
+    view: () => ({ others, footer: [...note(), `D-Bus  ${address}`, 'Ctrl-C to stop'] }),
+  });
   if (!tty) io.out.write(`vbat watch: ${service} on ${address}${others.length ? ` (also there: ${others.join(', ')})` : ''}\n`);
   const stop = stopper(duration);
   watcher.onLost((err) => stop.stop('error', err));

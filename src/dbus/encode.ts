@@ -36,15 +36,33 @@ function writeBasic(w: WireWriter, type: DbusType, value: string | number): void
   }
   const n = value as number;
   switch (type) {
-    case 'd': w.double(n); break;
-    case 'i': w.int32(n); break;
-    case 'u': w.uint32(n); break;
-    case 'b': w.uint32(n ? 1 : 0); break;
-    case 'y': w.byte(n); break;
-    case 'n': w.int16(n); break;
-    case 'q': w.uint16(n); break;
-    case 'x': w.int64(n); break;
-    case 't': w.uint64(n); break;
+    case 'd':
+      w.double(n);
+      break;
+    case 'i':
+      w.int32(n);
+      break;
+    case 'u':
+      w.uint32(n);
+      break;
+    case 'b':
+      w.uint32(n ? 1 : 0);
+      break;
+    case 'y':
+      w.byte(n);
+      break;
+    case 'n':
+      w.int16(n);
+      break;
+    case 'q':
+      w.uint16(n);
+      break;
+    case 'x':
+      w.int64(n);
+      break;
+    case 't':
+      w.uint64(n);
+      break;
   }
 }
 

@@ -157,7 +157,10 @@ class Service implements BusItemService, DispatchTarget {
   /** One ItemsChanged on '/' for the batch; per-path PropertiesChanged too when configured. */
   private emit(changed: readonly Item[]): void {
     this.sender.signal('/', 'ItemsChanged', 'a{sa{sv}}', (w) => {
-      writeItemsDict(w, changed.map((item) => this.entryOf(item)));
+      writeItemsDict(
+        w,
+        changed.map((item) => this.entryOf(item)),
+      );
     });
     if (!this.opts.propertiesChanged) return;
     for (const item of changed) {

@@ -29,22 +29,53 @@ export class SettingsClient {
 
   /** True when com.victronenergy.settings has an owner on the bus. */
   async available(): Promise<boolean> {
-    const reply = await this.conn.call(new Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameHasOwner', signature: 's', body: [SETTINGS_SERVICE] }));
+    const reply = await this.conn.call(
+      new Message({
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'NameHasOwner',
+        signature: 's',
+        body: [SETTINGS_SERVICE],
+      }),
+    );
     return reply.body[0] === true;
   }
 
   /** Create settings that do not exist yet (with their defaults) and return current values. */
   async addSettings(items: { path: string; default: string | number }[]): Promise<SettingResult[]> {
-    const body = [items.map((i) => ({ path: new Variant('s', i.path), default: typeof i.default === 'string' ? new Variant('s', i.default) : Number.isInteger(i.default) ? new Variant('i', i.default) : new Variant('d', i.default) }))];
-    const reply = await this.conn.call(new Message({ destination: SETTINGS_SERVICE, path: '/', interface: SETTINGS_INTERFACE, member: 'AddSettings', signature: 'aa{sv}', body }));
+    const body = [
+      items.map((i) => ({
+        path: new Variant('s', i.path),
+        default:
+          typeof i.default === 'string'
+            ? new Variant('s', i.default)
+            : Number.isInteger(i.default)
+              ? new Variant('i', i.default)
+              : new Variant('d', i.default),
+      })),
+    ];
+    const reply = await this.conn.call(
+      new Message({
+        destination: SETTINGS_SERVICE,
+        path: '/',
+        interface: SETTINGS_INTERFACE,
+        member: 'AddSettings',
+        signature: 'aa{sv}',
+        body,
+      }),
+    );
     const results = reply.body[0] as Record<string, Variant>[];
     return results.map((r) => ({ path: String(r.path?.value ?? ''), error: Number(r.error?.value ?? -1), value: unwrap(r.value) }));
   }
 
   /** SetValue on a setting; returns the BusItem reply code (0 = accepted). */
   async setValue(path: string, value: string | number): Promise<number> {
-    const v = typeof value === 'string' ? new Variant('s', value) : Number.isInteger(value) ? new Variant('i', value) : new Variant('d', value);
-    const reply = await this.conn.call(new Message({ destination: SETTINGS_SERVICE, path, interface: BUSITEM_INTERFACE, member: 'SetValue', signature: 'v', body: [v] }));
+    const v =
+      typeof value === 'string' ? new Variant('s', value) : Number.isInteger(value) ? new Variant('i', value) : new Variant('d', value);
+    const reply = await this.conn.call(
+      new Message({ destination: SETTINGS_SERVICE, path, interface: BUSITEM_INTERFACE, member: 'SetValue', signature: 'v', body: [v] }),
+    );
     return Number(reply.body[0]);
   }
 

@@ -62,11 +62,7 @@ function bigintToNumber(value: bigint, type: DbusType): number {
  * Numeric paths accept any numeric variant whose value fits exactly (a `d` 5.0 is fine for an
  * `i` path, 5.5 is not); `s` paths accept only strings.
  */
-export function valueFromSetValue(
-  signature: string,
-  value: unknown,
-  type: DbusType,
-): { value: PathValue } | undefined {
+export function valueFromSetValue(signature: string, value: unknown, type: DbusType): { value: PathValue } | undefined {
   if (signature.startsWith('a') && isEmptyContainer(value)) return { value: null };
   if (signature.length !== 1) return undefined;
   if (type === 's') {

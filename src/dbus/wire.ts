@@ -186,11 +186,7 @@ export interface MessageHeader {
  * Encode a complete message: fixed header, header-field array, padding, body. Fields go out in
  * field-code order and only when set, exactly as dbus-next does, so the bytes match its output.
  */
-export function encodeMessage(
-  w: WireWriter,
-  h: MessageHeader,
-  writeBody?: (w: WireWriter) => void,
-): Buffer {
+export function encodeMessage(w: WireWriter, h: MessageHeader, writeBody?: (w: WireWriter) => void): Buffer {
   w.reset();
   w.ensure(16);
   w.byte(0x6c); // 'l': little-endian

@@ -10,7 +10,16 @@
  * Everything is bounded: retained topics, subscriptions per client, a client's unsent output.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { generate, parser as mqttParser, type IConnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet, type QoS } from 'mqtt-packet';
+import {
+  generate,
+  parser as mqttParser,
+  type IConnectPacket,
+  type IPublishPacket,
+  type ISubscribePacket,
+  type IUnsubscribePacket,
+  type Packet,
+  type QoS,
+} from 'mqtt-packet';
 import { topicMatches, validTopicFilter } from '../input/index.js';
 
 export interface BrokerOptions {
@@ -56,7 +65,9 @@ export class DemoBroker {
     if (!LOOPBACK.has(host)) throw new Error(`the demo broker only listens on loopback addresses, not ${host}`);
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`)));
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new Error(`cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`)),
+      );
       server.listen(opts.port ?? 0, host, () => resolve());
     });
     const broker = new DemoBroker(server, host, (server.address() as AddressInfo).port);
@@ -193,7 +204,12 @@ class Session {
     this.clientId = this.broker.registerClient(this, packet.clientId);
     if (packet.will) {
       const payload = packet.will.payload;
-      this.will = { topic: packet.will.topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos: minQos(packet.will.qos ?? 0), retain: packet.will.retain ?? false };
+      this.will = {
+        topic: packet.will.topic,
+        payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
+        qos: minQos(packet.will.qos ?? 0),
+        retain: packet.will.retain ?? false,
+      };
     }
     // Keepalive: drop a client silent for 1.5 × its keepalive (MQTT-3.1.2-24).
     if (packet.keepalive) this.socket.setTimeout(packet.keepalive * 1500);

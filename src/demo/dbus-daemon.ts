@@ -94,7 +94,10 @@ function waitForAddress(child: ChildProcess, timeoutMs: number): Promise<string>
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => done(new Error(`dbus-daemon did not start within ${timeoutMs} ms${err ? `: ${err.trim()}` : ''}`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`dbus-daemon did not start within ${timeoutMs} ms${err ? `: ${err.trim()}` : ''}`)),
+      timeoutMs,
+    );
     const onOut = (chunk: Buffer): void => {
       out += chunk.toString();
       const nl = out.indexOf('\n');
@@ -104,7 +107,8 @@ function waitForAddress(child: ChildProcess, timeoutMs: number): Promise<string>
       if (err.length < 4096) err += chunk.toString();
     };
     const onExit = (code: number | null): void => done(new Error(`dbus-daemon exited (${code})${err ? `: ${err.trim()}` : ''}`));
-    const onError = (e: NodeJS.ErrnoException): void => done(e.code === 'ENOENT' ? new MissingDbusDaemonError() : new Error(`cannot run dbus-daemon: ${e.message}`));
+    const onError = (e: NodeJS.ErrnoException): void =>
+      done(e.code === 'ENOENT' ? new MissingDbusDaemonError() : new Error(`cannot run dbus-daemon: ${e.message}`));
     function done(e?: Error, address?: string): void {
       clearTimeout(timer);
       child.stdout!.off('data', onOut);
@@ -127,7 +131,8 @@ function waitForAddress(child: ChildProcess, timeoutMs: number): Promise<string>
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const within = (ms: number): Promise<boolean> => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
+  const within = (ms: number): Promise<boolean> =>
+    Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
   child.kill('SIGTERM');
   if (await within(1000)) return;
   child.kill('SIGKILL');

@@ -191,7 +191,10 @@ export class BmsSimulator {
     const limits = this.limits();
     const cellV = this.cellVoltages();
     const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
-    const voltage = round(cellV.reduce((a, b) => a + b, 0), 2);
+    const voltage = round(
+      cellV.reduce((a, b) => a + b, 0),
+      2,
+    );
     const current = round(this.current, 2);
     const power = round(voltage * current, 1);
     const minCell = Math.min(...cellV);
@@ -353,8 +356,10 @@ export class BmsSimulator {
 
   private pickTarget(): void {
     const r = this.rng();
-    if (this.phase === 'charge') this.target = 30 + r * 70; // sun, clouds
-    else if (this.phase === 'full') this.target = 0.5 + r * 2; // float
+    if (this.phase === 'charge')
+      this.target = 30 + r * 70; // sun, clouds
+    else if (this.phase === 'full')
+      this.target = 0.5 + r * 2; // float
     else this.target = -(8 + r * 50); // house load
     this.untilChange = 5 * 60 + this.rng() * 25 * 60;
   }

@@ -135,7 +135,8 @@ export class DocumentBuilder {
       if (err instanceof InputRefusal) throw err;
       return refuse('json', `not valid JSON: ${(err as Error).message}`);
     }
-    if (!isTree(value)) return refuse('shape', `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    if (!isTree(value))
+      return refuse('shape', `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
     const info = new LeafInfo(expiresAt, topic);
     let count: number;
     if (this.merge) {
@@ -225,7 +226,7 @@ function setPlain(tree: Tree, keys: readonly string[], value: unknown): void {
   let node = tree;
   for (let i = 0; i < keys.length - 1; i++) {
     const next = node[keys[i]!];
-    node = isTree(next) ? next : (node[keys[i]!] = blank()) as Tree;
+    node = isTree(next) ? next : ((node[keys[i]!] = blank()) as Tree);
   }
   node[keys[keys.length - 1]!] = value;
 }

@@ -199,7 +199,8 @@ function guardStep(env: JsonataEnv, regexes: boolean): Promise<void> | undefined
       c.heapReadAt = now;
       const used = heapUsed();
       if (c.heapStart < 0) c.heapStart = used;
-      if (c.heapGrown + used - c.heapStart > LIMITS.heapGrowth) throw new BudgetError(`expression used more than ${mb(LIMITS.heapGrowth)} of memory`);
+      if (c.heapGrown + used - c.heapStart > LIMITS.heapGrowth)
+        throw new BudgetError(`expression used more than ${mb(LIMITS.heapGrowth)} of memory`);
     }
     // Values are measured from the 16th step on: JSONata awaits the exit callback, a microtask
     // per step, and most mapping expressions are done in fewer steps. Before that nothing large
@@ -247,7 +248,8 @@ function sizeOf(v: object, memo: WeakMap<object, number>): number {
       total += x.length;
     } else if (typeof x === 'object' && x !== null) total += sizeOf(x, memo);
     else total += 1;
-    if (total > LIMITS.valueSize) throw new BudgetError(`expression made a value of more than ${fmt(LIMITS.valueSize)} characters written out`);
+    if (total > LIMITS.valueSize)
+      throw new BudgetError(`expression made a value of more than ${fmt(LIMITS.valueSize)} characters written out`);
   };
   if (Array.isArray(v)) {
     if (v.length > LIMITS.items) throw new BudgetError(`expression made an array of ${fmt(v.length)} items (at most ${fmt(LIMITS.items)})`);
@@ -442,8 +444,9 @@ function nullable(r: RNode): boolean {
 }
 
 /** Characters to tell single-character atoms apart by (ASCII and a few others). */
-const SAMPLE = [...Array.from({ length: 128 }, (_, k) => k), 0xa0, 0xb5, 0xe9, 0x130, 0x17f, 0x2028, 0x212a, 0x3000, 0xd83d, 0xfeff]
-  .map((k) => String.fromCharCode(k));
+const SAMPLE = [...Array.from({ length: 128 }, (_, k) => k), 0xa0, 0xb5, 0xe9, 0x130, 0x17f, 0x2028, 0x212a, 0x3000, 0xd83d, 0xfeff].map(
+  (k) => String.fromCharCode(k),
+);
 
 function sampleSet(atom: string, flags: string): Set<string> | undefined {
   try {
@@ -475,7 +478,8 @@ function ambiguousLoop(body: RNode, flags: string): string | undefined {
       for (let y = x + 1; y < singles.length; y++) {
         const a = sampleSet(singles[x]!.src, flags);
         const c = sampleSet(singles[y]!.src, flags);
-        if (a && c && [...a].some((ch) => c.has(ch))) return `its alternatives ${singles[x]!.src} and ${singles[y]!.src} match the same characters`;
+        if (a && c && [...a].some((ch) => c.has(ch)))
+          return `its alternatives ${singles[x]!.src} and ${singles[y]!.src} match the same characters`;
       }
     }
     return undefined;
@@ -567,7 +571,8 @@ export function regexProblems(ast: unknown): string[] {
     const n = node as { type?: string; value?: unknown };
     if (n.type === 'regex' && n.value instanceof RegExp) {
       const why = regexRefusal(n.value.source, n.value.flags);
-      if (why) out.push(`regex /${n.value.source}/ refused: ${why}; rewrite it so that each repeated part can match a given text in only one way`);
+      if (why)
+        out.push(`regex /${n.value.source}/ refused: ${why}; rewrite it so that each repeated part can match a given text in only one way`);
       return;
     }
     for (const v of Object.values(node)) walk(v);
@@ -682,12 +687,16 @@ export class BudgetRegExp {
 
   exec(str: string): RegExpExecArray | null {
     const re = this.plan.re;
-    if (str.length > LIMITS.stringLength) throw new BudgetError(`regex /${re.source}/ refused a string of ${fmt(str.length)} characters (at most ${fmt(LIMITS.stringLength)})`);
+    if (str.length > LIMITS.stringLength)
+      throw new BudgetError(`regex /${re.source}/ refused a string of ${fmt(str.length)} characters (at most ${fmt(LIMITS.stringLength)})`);
     claim(this.clock, Date.now());
     if (remainingMs(this.clock) <= 0) throw timeUp();
     re.lastIndex = this.lastIndex;
     const work = this.plan.work?.(str.length - Math.min(this.lastIndex, str.length));
-    const m = work !== undefined && work <= LIMITS.nativeRegexWork ? re.exec(str) : interruptible(this.clock, () => re.exec(str), `regex /${re.source}/`);
+    const m =
+      work !== undefined && work <= LIMITS.nativeRegexWork
+        ? re.exec(str)
+        : interruptible(this.clock, () => re.exec(str), `regex /${re.source}/`);
     this.lastIndex = re.lastIndex;
     return m;
   }
@@ -773,7 +782,9 @@ export const GUARDED_BUILTINS: [string, string, Wrapper][] = [
     async function (this: unknown, arr) {
       if (Array.isArray(arr) && arr.length > LIMITS.sortItems) throw over('$distinct items', arr.length, LIMITS.sortItems);
       const f = await builtin('distinct');
-      return Array.isArray(arr) && arr.length > 1 ? interruptible(clockOf(this), () => f.implementation.call(this, arr), '$distinct') : f.implementation.call(this, arr);
+      return Array.isArray(arr) && arr.length > 1
+        ? interruptible(clockOf(this), () => f.implementation.call(this, arr), '$distinct')
+        : f.implementation.call(this, arr);
     },
   ],
   [
@@ -781,7 +792,9 @@ export const GUARDED_BUILTINS: [string, string, Wrapper][] = [
     '<s-s?:n>',
     async function (this: unknown, timestamp, picture) {
       const f = await builtin('toMillis');
-      return picture === undefined ? f.implementation.call(this, timestamp) : interruptible(clockOf(this), () => f.implementation.call(this, timestamp, picture), '$toMillis');
+      return picture === undefined
+        ? f.implementation.call(this, timestamp)
+        : interruptible(clockOf(this), () => f.implementation.call(this, timestamp, picture), '$toMillis');
     },
   ],
 ];

@@ -93,7 +93,13 @@ export function compileMapping(doc: YamlDocument): CompiledMapping {
   for (const [i, r] of (m.required ?? []).entries()) {
     const p = byPath.get(r);
     if (p) required.push(p.index);
-    else problems.push({ file: doc.file, line: lineOf(doc, ['required', i]), where: 'required', reason: `${r} is not one of the mapping's paths` });
+    else
+      problems.push({
+        file: doc.file,
+        line: lineOf(doc, ['required', i]),
+        where: 'required',
+        reason: `${r} is not one of the mapping's paths`,
+      });
   }
   const order = evaluationOrder(paths, byPath, doc.file, problems);
   if (problems.length) throw new FileProblemsError(problems);
@@ -111,11 +117,17 @@ export function compileMapping(doc: YamlDocument): CompiledMapping {
   };
 }
 
-function compilePath(e: ExpandedEntry, index: number, doc: YamlDocument, variables: Record<string, unknown>, problems: Problem[]): CompiledPath {
+function compilePath(
+  e: ExpandedEntry,
+  index: number,
+  doc: YamlDocument,
+  variables: Record<string, unknown>,
+  problems: Problem[],
+): CompiledPath {
   const { entry, key, path } = e;
   const line = lineOf(doc, ['paths', key]);
   const problem = (reason: string, at?: string[]) =>
-    problems.push({ file: doc.file, line: at ? lineOf(doc, ['paths', key, ...at]) ?? line : line, where: path, reason });
+    problems.push({ file: doc.file, line: at ? (lineOf(doc, ['paths', key, ...at]) ?? line) : line, where: path, reason });
 
   let format: TextFormatter = defaultFormatter;
   if (entry.text !== undefined) {
@@ -131,10 +143,12 @@ function compilePath(e: ExpandedEntry, index: number, doc: YamlDocument, variabl
     if (c.problem) problem(`default: ${c.problem}`, ['default']);
     def = c.value;
   }
-  if (entry.min !== undefined && entry.max !== undefined && entry.min > entry.max) problem(`min ${entry.min} is above max ${entry.max}`, ['min']);
+  if (entry.min !== undefined && entry.max !== undefined && entry.min > entry.max)
+    problem(`min ${entry.min} is above max ${entry.max}`, ['min']);
   if (typeof entry.interval === 'string') {
     const name = entry.interval.replace(/^\$/, '');
-    if (!entry.interval.startsWith('$') || !(name in variables)) problem(`interval "${entry.interval}" must be a number or $variable of this mapping`, ['interval']);
+    if (!entry.interval.startsWith('$') || !(name in variables))
+      problem(`interval "${entry.interval}" must be a number or $variable of this mapping`, ['interval']);
   } else if (entry.interval !== undefined && entry.interval < 0) problem('interval must not be negative', ['interval']);
   if (entry.value === undefined && entry.fallback === undefined && entry.default === undefined) {
     problem('needs at least one of value, fallback or default');
@@ -157,7 +171,14 @@ function compilePath(e: ExpandedEntry, index: number, doc: YamlDocument, variabl
   };
 }
 
-function compileExprs(e: Expressions | undefined, field: string, key: string, path: string, doc: YamlDocument, problems: Problem[]): CompiledExpr[] {
+function compileExprs(
+  e: Expressions | undefined,
+  field: string,
+  key: string,
+  path: string,
+  doc: YamlDocument,
+  problems: Problem[],
+): CompiledExpr[] {
   if (e === undefined) return [];
   const list = Array.isArray(e) ? e : [e];
   const out: CompiledExpr[] = [];
@@ -167,7 +188,8 @@ function compileExprs(e: Expressions | undefined, field: string, key: string, pa
     try {
       const parsed = jsonata(source);
       const ast = parsed.ast();
-      for (const reason of regexProblems(ast)) problems.push({ file: doc.file, line, where: `${path} ${field}`, reason: `${reason} in \`${source}\`` });
+      for (const reason of regexProblems(ast))
+        problems.push({ file: doc.file, line, where: `${path} ${field}`, reason: `${reason} in \`${source}\`` });
       makeStrict(ast);
       const fast = compileFast(ast);
       const create = () => {
@@ -181,7 +203,12 @@ function compileExprs(e: Expressions | undefined, field: string, key: string, pa
     } catch (err) {
       const j = err as { message?: string; position?: number; code?: string };
       const at = j.position !== undefined ? ` at character ${j.position}` : '';
-      problems.push({ file: doc.file, line, where: `${path} ${field}`, reason: `JSONata error${at}: ${j.message ?? String(err)} in \`${source}\`` });
+      problems.push({
+        file: doc.file,
+        line,
+        where: `${path} ${field}`,
+        reason: `JSONata error${at}: ${j.message ?? String(err)} in \`${source}\``,
+      });
     }
   });
   return out;

@@ -206,5 +206,5 @@ function formatText(p: CompiledPath, value: Exclude<PathValue, null>): string {
 
 function errorText(err: unknown): string {
   const e = err as { code?: string; message?: string };
-  return e.code ? `${e.code} ${e.message}` : e.message ?? String(err);
+  return e.code ? `${e.code} ${e.message}` : (e.message ?? String(err));
 }

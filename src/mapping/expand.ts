@@ -12,7 +12,11 @@ export interface ExpandedEntry {
 const PLACEHOLDER = /\{n\}/g;
 const MAX_RANGE = 1000;
 
-export function expandPaths(paths: Record<string, PathEntry>, file: string, lineOfKey: (key: string) => number | undefined): { entries: ExpandedEntry[]; problems: Problem[] } {
+export function expandPaths(
+  paths: Record<string, PathEntry>,
+  file: string,
+  lineOfKey: (key: string) => number | undefined,
+): { entries: ExpandedEntry[]; problems: Problem[] } {
   const entries: ExpandedEntry[] = [];
   const problems: Problem[] = [];
   const seen = new Map<string, string>();

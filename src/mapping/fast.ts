@@ -251,7 +251,8 @@ function relational(l: FastFn, r: FastFn, op: (a: number | string, b: number | s
 /** `$min([a, b])`, `$max(...)`, `$sum(...)` over a literal list of numbers. */
 function aggregate(name: string, n: Node): FastFn | undefined {
   const list = n.arguments?.length === 1 ? n.arguments[0] : undefined;
-  if (!list || list.type !== 'unary' || list.value !== '[' || !onlyKeys(list, new Set(['type', 'value', 'position', 'expressions']))) return undefined;
+  if (!list || list.type !== 'unary' || list.value !== '[' || !onlyKeys(list, new Set(['type', 'value', 'position', 'expressions'])))
+    return undefined;
   const items = (list.expressions ?? []).map(node);
   if (items.some((f) => !f)) return undefined;
   const fns = items as FastFn[];

@@ -39,9 +39,7 @@ export function resetHelperMemo(): void {
 export function cells(input: unknown): CellStats | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
   if (input === lastCells) return lastStats;
-  const entries: [string, unknown][] = Array.isArray(input)
-    ? input.map((v, i) => [`Cell${i + 1}`, v])
-    : Object.entries(input);
+  const entries: [string, unknown][] = Array.isArray(input) ? input.map((v, i) => [`Cell${i + 1}`, v]) : Object.entries(input);
   let stats: CellStats | undefined;
   for (const [id, raw] of entries) {
     const v = num(raw);

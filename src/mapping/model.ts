@@ -20,7 +20,6 @@ export interface PathEntry {
   description?: string;
 }
 
-
 export interface MappingFile {
   name?: string;
   description?: string;

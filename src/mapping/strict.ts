@@ -51,7 +51,12 @@ function scope(n: Node, guarded: Set<string>): Node {
   if (reads.size === 0 || isBareRead(n, reads)) return n;
   return {
     type: 'condition',
-    condition: { type: 'function', value: '(', procedure: { type: 'variable', value: PRESENT }, arguments: [...reads.values()].map(readNode) },
+    condition: {
+      type: 'function',
+      value: '(',
+      procedure: { type: 'variable', value: PRESENT },
+      arguments: [...reads.values()].map(readNode),
+    },
     then: n,
   };
 }
@@ -66,7 +71,13 @@ function isBareRead(n: Node, reads: Map<string, Read>): boolean {
 }
 
 function readNode(r: Read): Node {
-  if (r.kind === 'path') return { type: 'function', value: '(', procedure: { type: 'variable', value: 'path' }, arguments: [{ type: 'string', value: r.target }] };
+  if (r.kind === 'path')
+    return {
+      type: 'function',
+      value: '(',
+      procedure: { type: 'variable', value: 'path' },
+      arguments: [{ type: 'string', value: r.target }],
+    };
   return { type: 'path', steps: r.names.map((name) => ({ type: 'name', value: name })) };
 }
 
@@ -95,7 +106,10 @@ function pathCall(n: Node): string | undefined {
 
 /** A bare field or `$path`, or `$exists(...)` of one: a test for presence. */
 function presenceTest(n: Node): Read | undefined {
-  const inner = n.type === 'function' && n.procedure?.type === 'variable' && n.procedure.value === 'exists' && n.arguments?.length === 1 ? n.arguments[0]! : n;
+  const inner =
+    n.type === 'function' && n.procedure?.type === 'variable' && n.procedure.value === 'exists' && n.arguments?.length === 1
+      ? n.arguments[0]!
+      : n;
   const target = pathCall(inner);
   if (target !== undefined) return { kind: 'path', target };
   const names = fieldNames(inner);

@@ -30,7 +30,9 @@ export function parseYaml(file: string, text: string): YamlDocument {
   } catch (err) {
     const e = err as yaml.YAMLException;
     const reason = `invalid YAML: ${e.reason ?? e.message}`;
-    throw new FileProblemsError([{ file, line: e.mark ? e.mark.line + 1 : undefined, column: e.mark ? e.mark.column + 1 : undefined, reason }]);
+    throw new FileProblemsError([
+      { file, line: e.mark ? e.mark.line + 1 : undefined, column: e.mark ? e.mark.column + 1 : undefined, reason },
+    ]);
   }
 }
 
@@ -101,7 +103,10 @@ function positions(text: string, file: string): { data: unknown; lines: Map<stri
 /** Splits an ajv instancePath ("/paths/~1Dc~10~1Power/type") into its segments. */
 export function pointerSegments(pointer: string): string[] {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** Where an ajv error points: its instance path, plus the offending key for unknown keys. */

@@ -60,7 +60,8 @@ export function coerce(input: unknown, type: DbusType): Coerced {
 
 function coerceString(input: unknown): Coerced {
   if (typeof input === 'string') return input.includes('\0') ? { value: null, problem: 'a string with a NUL character' } : { value: input };
-  if (typeof input === 'number') return Number.isFinite(input) ? { value: String(input) } : { value: null, problem: `${input} is not a finite number` };
+  if (typeof input === 'number')
+    return Number.isFinite(input) ? { value: String(input) } : { value: null, problem: `${input} is not a finite number` };
   if (typeof input === 'boolean' || typeof input === 'bigint') return { value: String(input) };
   return { value: null, problem: `expected a string, got ${describe(input)}` };
 }

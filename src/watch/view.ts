@@ -31,7 +31,12 @@ export function renderView(s: Snapshot, opts: ViewOptions = {}): string[] {
     lines.push(`${s.owner}: no items yet`);
   } else {
     const name = v.str('/CustomName') || v.str('/ProductName') || '';
-    const ident = [name, v.str('/ProductName') !== name ? v.str('/ProductName') : '', v.has('/DeviceInstance') ? `instance ${v.fmt('/DeviceInstance', 0)}` : '', s.owner].filter(Boolean);
+    const ident = [
+      name,
+      v.str('/ProductName') !== name ? v.str('/ProductName') : '',
+      v.has('/DeviceInstance') ? `instance ${v.fmt('/DeviceInstance', 0)}` : '',
+      s.owner,
+    ].filter(Boolean);
     lines.push(ident.join(' · '));
     const proc = [v.str('/Mgmt/ProcessName'), v.str('/Mgmt/ProcessVersion')].filter(Boolean).join(' ');
     const conn = v.str('/Mgmt/Connection');
@@ -39,7 +44,13 @@ export function renderView(s: Snapshot, opts: ViewOptions = {}): string[] {
   }
   lines.push('─'.repeat(WIDTH - 1));
   if (s.owner && s.items.size) lines.push(...body(v, s, now));
-  if (opts.others?.length) lines.push(...wrapList('Also on bus', opts.others.map((o) => o.replace('com.victronenergy.battery.', '…battery.'))));
+  if (opts.others?.length)
+    lines.push(
+      ...wrapList(
+        'Also on bus',
+        opts.others.map((o) => o.replace('com.victronenergy.battery.', '…battery.')),
+      ),
+    );
   if (opts.footer?.length) {
     lines.push('─'.repeat(WIDTH - 1));
     lines.push(...opts.footer);
@@ -64,7 +75,10 @@ function body(v: Values, s: Snapshot, now: number): string[] {
 
   const current = v.num('/Dc/0/Current');
   const direction = current === undefined ? '' : current > 0.05 ? 'charging' : current < -0.05 ? 'discharging' : 'idle';
-  row('Battery', `${v.fmt('/Dc/0/Voltage', 2, ' V').padEnd(10)}${v.fmt('/Dc/0/Current', 1, ' A', true).padEnd(10)}${v.fmt('/Dc/0/Power', 0, ' W', true).padEnd(10)}${direction}`);
+  row(
+    'Battery',
+    `${v.fmt('/Dc/0/Voltage', 2, ' V').padEnd(10)}${v.fmt('/Dc/0/Current', 1, ' A', true).padEnd(10)}${v.fmt('/Dc/0/Power', 0, ' W', true).padEnd(10)}${direction}`,
+  );
 
   if (v.has('/Capacity') || v.has('/InstalledCapacity')) {
     const ttg = v.num('/TimeToGo');
@@ -75,13 +89,20 @@ function body(v: Values, s: Snapshot, now: number): string[] {
   }
 
   const temps = [v.fmt('/Dc/0/Temperature', 1, ' °C')];
-  if (v.num('/System/MinCellTemperature') !== undefined) temps.push(`cells ${v.fmt('/System/MinCellTemperature', 1)}…${v.fmt('/System/MaxCellTemperature', 1, ' °C')}`);
+  if (v.num('/System/MinCellTemperature') !== undefined)
+    temps.push(`cells ${v.fmt('/System/MinCellTemperature', 1)}…${v.fmt('/System/MaxCellTemperature', 1, ' °C')}`);
   if (v.num('/System/MOSTemperature') !== undefined) temps.push(`MOS ${v.fmt('/System/MOSTemperature', 1, ' °C')}`);
   row('Temperature', temps.join('   '));
 
   // Only what is abnormal: a BMS that forbids charging or discharging.
-  const io = [v.num('/Io/AllowToCharge') === 0 ? 'NO CHARGE' : '', v.num('/Io/AllowToDischarge') === 0 ? 'NO DISCHARGE' : ''].filter(Boolean).join('/').replace('/NO ', '/');
-  row('Charge limits', `CVL ${v.fmt('/Info/MaxChargeVoltage', 2, ' V')}   CCL ${v.fmt('/Info/MaxChargeCurrent', 1, ' A')}   DCL ${v.fmt('/Info/MaxDischargeCurrent', 1, ' A')}${io ? `   ${io}` : ''}`);
+  const io = [v.num('/Io/AllowToCharge') === 0 ? 'NO CHARGE' : '', v.num('/Io/AllowToDischarge') === 0 ? 'NO DISCHARGE' : '']
+    .filter(Boolean)
+    .join('/')
+    .replace('/NO ', '/');
+  row(
+    'Charge limits',
+    `CVL ${v.fmt('/Info/MaxChargeVoltage', 2, ' V')}   CCL ${v.fmt('/Info/MaxChargeCurrent', 1, ' A')}   DCL ${v.fmt('/Info/MaxDischargeCurrent', 1, ' A')}${io ? `   ${io}` : ''}`,
+  );
 
   const cells = cellList(v);
   const min = v.num('/System/MinCellVoltage');
@@ -133,7 +154,12 @@ export function renderLine(s: Snapshot, now = Date.now()): string {
 }
 
 /** The `--json` snapshot: every path with value, D-Bus type and text, sorted by path. */
-export function snapshotJson(s: Snapshot): { service: string; owner: string | null; paths: number; items: Record<string, { value: unknown; type: string; text: string }> } {
+export function snapshotJson(s: Snapshot): {
+  service: string;
+  owner: string | null;
+  paths: number;
+  items: Record<string, { value: unknown; type: string; text: string }>;
+} {
   const items: Record<string, { value: unknown; type: string; text: string }> = {};
   for (const path of [...s.items.keys()].sort()) {
     const it = s.items.get(path)!;

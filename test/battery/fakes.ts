@@ -49,7 +49,7 @@ export interface RigOptions {
 }
 
 export async function rig(opts: RigOptions = {}): Promise<Rig> {
-  const mapping = typeof opts.mapping === 'string' ? parseMapping(opts.mapping) : opts.mapping ?? loadMapping(defaultMappingFile());
+  const mapping = typeof opts.mapping === 'string' ? parseMapping(opts.mapping) : (opts.mapping ?? loadMapping(defaultMappingFile()));
   const topic = opts.topic ?? 'bms';
   const timeout = opts.timeout ?? 60;
   const config: BatteryConfig = {

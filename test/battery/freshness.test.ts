@@ -15,14 +15,23 @@ test('a battery is live only while every required source is fresh', () => {
   assert.equal(f.live(), true, 'the optional source does not hold the battery back');
   f.markFresh(cells, 0);
   assert.deepEqual(f.expire(9_999), []);
-  assert.deepEqual(f.expire(10_000).map((s) => s.topic), ['bms/basic']);
+  assert.deepEqual(
+    f.expire(10_000).map((s) => s.topic),
+    ['bms/basic'],
+  );
   assert.equal(f.live(), false);
   assert.deepEqual(f.expire(20_000), [], 'reported once per staleness');
-  assert.deepEqual(f.expire(30_000).map((s) => s.topic), ['bms/cells/#']);
+  assert.deepEqual(
+    f.expire(30_000).map((s) => s.topic),
+    ['bms/cells/#'],
+  );
   f.markFresh(basic, 31_000);
   assert.equal(f.live(), true);
   f.reset();
   assert.equal(f.live(), false, 'reset: every source stale');
   assert.equal(f.live(new Set([basic])), true, 'a source delivering now counts as fresh');
-  assert.deepEqual(f.silentRequired().map((s) => s.topic), ['bms/basic']);
+  assert.deepEqual(
+    f.silentRequired().map((s) => s.topic),
+    ['bms/basic'],
+  );
 });

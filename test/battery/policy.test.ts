@@ -35,10 +35,13 @@ test('`{}` every second does not keep a battery alive: every value expires with 
   await r.advanceTo(5000);
   assert.equal(r.value('/Connected'), 0);
   for (const p of LIMITS) assert.equal(r.value(p), null, `${p} invalid`);
-  assert.ok(r.lines.some((l) => /carries no values/.test(l)), 'the empty messages were reported');
+  assert.ok(
+    r.lines.some((l) => /carries no values/.test(l)),
+    'the empty messages were reported',
+  );
 });
 
-test('a source whose messages are all rejected goes stale after its own timeout, not the battery\'s', async () => {
+test("a source whose messages are all rejected goes stale after its own timeout, not the battery's", async () => {
   const r = await rig({ timeout: 60, sources: [{ topic: 'bms', timeout: 5, required: true }] });
   await r.send({ payload: FULL });
   for (let s = 1; s <= 5; s++) {
@@ -88,7 +91,7 @@ test('after going stale the battery is rebuilt only from data that arrived after
   assert.equal(r.value('/Info/MaxChargeCurrent'), null, 'the 80 A limit from before the silence is gone');
 });
 
-test('several sources: a stale source\'s share of the limits is invalid, never a plausible number', async () => {
+test("several sources: a stale source's share of the limits is invalid, never a plausible number", async () => {
   const mapping = `
 input: {format: json}
 required: [/Soc]
@@ -104,7 +107,10 @@ paths:
       { topic: 'pack/2', timeout: 5, required: false },
     ],
   });
-  await r.send({ topic: 'pack/1', payload: { p1: { Soc: 50, Limit: 40, Discharge: 50 } } }, { topic: 'pack/2', payload: { p2: { Limit: 40, Discharge: 60 } } });
+  await r.send(
+    { topic: 'pack/1', payload: { p1: { Soc: 50, Limit: 40, Discharge: 50 } } },
+    { topic: 'pack/2', payload: { p2: { Limit: 40, Discharge: 60 } } },
+  );
   assert.equal(r.value('/Info/MaxChargeCurrent'), 80);
   await r.advanceTo(3000);
   await r.send({ topic: 'pack/1', payload: { p1: { Soc: 51, Limit: 40, Discharge: 50 } } });
@@ -125,11 +131,20 @@ paths:
   /Soc: {type: d, value: Soc}
   /Dc/0/Voltage: {type: d, value: V}
 `;
-  const r = await rig({ mapping, sources: [{ topic: 'a', timeout: 60, required: true }, { topic: 'b', timeout: 60, required: false }] });
+  const r = await rig({
+    mapping,
+    sources: [
+      { topic: 'a', timeout: 60, required: true },
+      { topic: 'b', timeout: 60, required: false },
+    ],
+  });
   await r.send({ topic: 'a', payload: { Soc: 50, V: 52 } }, { topic: 'b', payload: { Soc: 'full' } });
   assert.equal(r.value('/Connected'), 1);
   assert.equal(r.value('/Soc'), 50, 'a was published on its own');
-  assert.ok(r.lines.some((l) => /message dropped/.test(l)), 'b was dropped on its own');
+  assert.ok(
+    r.lines.some((l) => /message dropped/.test(l)),
+    'b was dropped on its own',
+  );
 });
 
 test('a retained message is not live data, and its values are never used', async () => {
@@ -177,7 +192,10 @@ test('limits and SoC out of their sane range are invalid with a warning', async 
     await r.send({ payload: { ...MIN, Info: { MaxChargeCurrent: v, MaxChargeVoltage: 55 } } });
     assert.equal(r.value('/Info/MaxChargeCurrent'), null, `${JSON.stringify(v)} must be invalid`);
     assert.equal(r.value('/Info/MaxChargeVoltage'), 55);
-    assert.ok(r.lines.some((l) => l.includes('/Info/MaxChargeCurrent invalid') && l.includes(why)), `warned: ${why}`);
+    assert.ok(
+      r.lines.some((l) => l.includes('/Info/MaxChargeCurrent invalid') && l.includes(why)),
+      `warned: ${why}`,
+    );
   }
   const r = await rig();
   await r.send({ payload: MIN });

@@ -47,8 +47,14 @@ async function fullService(): Promise<Service> {
   const config = loadConfig(undefined, { topic: 'bench/emit', name: 'bench', broker: 'mqtt://127.0.0.1:1883' });
   const battery = config.batteries[0]!;
   const svc = serviceMapping();
-  const sev = await serviceEvaluator().evaluate(serviceDocument(battery, mapping, { instance: 100, customName: '' }, { connected: true, accepted: 1, rejected: 0 }));
-  const items = itemDefinitions(svc, (p) => ({ value: sev.values[svc.byPath.get(p)!.index]!, text: sev.texts[svc.byPath.get(p)!.index]! }), mapping);
+  const sev = await serviceEvaluator().evaluate(
+    serviceDocument(battery, mapping, { instance: 100, customName: '' }, { connected: true, accepted: 1, rejected: 0 }),
+  );
+  const items = itemDefinitions(
+    svc,
+    (p) => ({ value: sev.values[svc.byPath.get(p)!.index]!, text: sev.texts[svc.byPath.get(p)!.index]! }),
+    mapping,
+  );
   const dev = await new Evaluator(mapping).evaluate(SEED_FULL);
   for (const it of items) {
     const p = mapping.byPath.get(it.path);
@@ -138,7 +144,11 @@ async function benchItemsChanged(address: string, s: Service): Promise<Record<st
       if (svc.apply(fr[k % FRAMES]!) !== CHANGED_PATHS) throw new Error('a benchmark frame did not change 70 paths');
     },
     (k) => {
-      const data = encodeMessage(w, { type: MsgType.Signal, serial: conn.nextSerial(), path: '/', interface: IFACE, member: 'ItemsChanged', signature: 'a{sa{sv}}' }, (x) => writeBareItemsChanged(x, fr[k % FRAMES]!, s.types));
+      const data = encodeMessage(
+        w,
+        { type: MsgType.Signal, serial: conn.nextSerial(), path: '/', interface: IFACE, member: 'ItemsChanged', signature: 'a{sa{sv}}' },
+        (x) => writeBareItemsChanged(x, fr[k % FRAMES]!, s.types),
+      );
       bytes = data.length;
       conn.write(data);
     },
@@ -149,18 +159,27 @@ async function benchItemsChanged(address: string, s: Service): Promise<Record<st
 
   // Reference: dbus-next's own marshaller.
   const bus = await dbusNextBus(address);
-  const [dn] = await cpuPerCall([
-    (k) => {
-      bus.send(Message.newSignal('/', IFACE, 'ItemsChanged', 'a{sa{sv}}', [variantDict(fr[k % FRAMES]!, s.types)]));
-    },
-  ], 30, 10);
+  const [dn] = await cpuPerCall(
+    [
+      (k) => {
+        bus.send(Message.newSignal('/', IFACE, 'ItemsChanged', 'a{sa{sv}}', [variantDict(fr[k % FRAMES]!, s.types)]));
+      },
+    ],
+    30,
+    10,
+  );
   await sleep(100);
   bus.disconnect();
 
   return {
     changedPaths: CHANGED_PATHS,
     signalBytes: bytes,
-    cpuUs: figure(ours!.median, 'µs', { floor: bare!.median, target: TARGETS.itemsChanged70CpuUs, digits: 2, note: 'floor: the same signal encoded bare with the same encoder' }),
+    cpuUs: figure(ours!.median, 'µs', {
+      floor: bare!.median,
+      target: TARGETS.itemsChanged70CpuUs,
+      digits: 2,
+      note: 'floor: the same signal encoded bare with the same encoder',
+    }),
     fastestRoundCpuUs: round(ours!.min, 2),
     dbusNextMarshallerCpuUs: round(dn!.median, 1),
   };
@@ -238,10 +257,31 @@ async function benchGetItems(address: string, socketPath: string, s: Service): P
   const w = new WireWriter(body.length + 256);
   conn.bus.addMethodHandler((msg: Message) => {
     if (msg.path !== '/' || msg.member !== 'GetItems') return false;
-    conn.write(encodeMessage(w, { type: MsgType.MethodReturn, serial: conn.nextSerial(), replySerial: msg.serial ?? 0, destination: msg.sender, signature: 'a{sa{sv}}' }, (x) => x.bytes(body)));
+    conn.write(
+      encodeMessage(
+        w,
+        {
+          type: MsgType.MethodReturn,
+          serial: conn.nextSerial(),
+          replySerial: msg.serial ?? 0,
+          destination: msg.sender,
+          signature: 'a{sa{sv}}',
+        },
+        (x) => x.bytes(body),
+      ),
+    );
     return true;
   });
-  await conn.call(new Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'RequestName', signature: 'su', body: [floorName, 4] }));
+  await conn.call(
+    new Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'RequestName',
+      signature: 'su',
+      body: [floorName, 4],
+    }),
+  );
 
   // The three series take turns call by call: unchanged, floor, after a 70-path change.
   const unchanged: number[] = [];

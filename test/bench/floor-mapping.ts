@@ -14,8 +14,14 @@ type Doc = any;
 type Fmt = (n: number) => string;
 
 const INVALID = '---';
-const fixed = (digits: number, suffix: string): Fmt => (n) => n.toFixed(digits) + suffix;
-const trunc = (suffix: string): Fmt => (n) => String(Math.trunc(n)) + suffix;
+const fixed =
+  (digits: number, suffix: string): Fmt =>
+  (n) =>
+    n.toFixed(digits) + suffix;
+const trunc =
+  (suffix: string): Fmt =>
+  (n) =>
+    String(Math.trunc(n)) + suffix;
 const str: Fmt = (n) => String(n);
 
 const W = trunc('W');
@@ -88,7 +94,21 @@ const TEMP_KEYS = [1, 2, 3, 4].map((n) => `Temperature${n}`);
 const TEMP_NAME_KEYS = TEMP_KEYS.map((k) => `${k}Name`);
 const TEMP_PATHS = TEMP_KEYS.map((k) => `/System/${k}`);
 const TEMP_NAME_PATHS = TEMP_NAME_KEYS.map((k) => `/System/${k}`);
-const ALARMS = ['LowVoltage', 'HighVoltage', 'LowSoc', 'HighChargeCurrent', 'HighDischargeCurrent', 'HighCurrent', 'CellImbalance', 'HighChargeTemperature', 'LowChargeTemperature', 'LowCellVoltage', 'LowTemperature', 'HighTemperature', 'FuseBlown'];
+const ALARMS = [
+  'LowVoltage',
+  'HighVoltage',
+  'LowSoc',
+  'HighChargeCurrent',
+  'HighDischargeCurrent',
+  'HighCurrent',
+  'CellImbalance',
+  'HighChargeTemperature',
+  'LowChargeTemperature',
+  'LowCellVoltage',
+  'LowTemperature',
+  'HighTemperature',
+  'FuseBlown',
+];
 const ALARM_PATHS = ALARMS.map((a) => `/Alarms/${a}`);
 const TTS = Array.from({ length: 21 }, (_, i) => String(i * 5));
 const TTS_PATHS = TTS.map((n) => `/TimeToSoC/${n}`);
@@ -258,9 +278,14 @@ const onOff = (x: unknown): number | undefined => {
   if (typeof x === 'number') return x === 0 ? 0 : 1;
   if (typeof x !== 'string') return undefined;
   const s = x.trim().toLowerCase();
-  return s === 'on' || s === 'true' || s === '1' || s === 'yes' ? 1 : s === 'off' || s === 'false' || s === '0' || s === 'no' ? 0 : undefined;
+  return s === 'on' || s === 'true' || s === '1' || s === 'yes'
+    ? 1
+    : s === 'off' || s === 'false' || s === '0' || s === 'no'
+      ? 0
+      : undefined;
 };
-const bit = (mask: unknown, n: number): number | undefined => (typeof mask === 'number' && Number.isInteger(mask) ? Math.floor(mask / 2 ** n) % 2 : undefined);
+const bit = (mask: unknown, n: number): number | undefined =>
+  typeof mask === 'number' && Number.isInteger(mask) ? Math.floor(mask / 2 ** n) % 2 : undefined;
 const ESP_CELL_KEYS = CELLS_1_24.map((n) => `cell_voltage_${n}`);
 
 /** mappings/esphome-jk-bms.yaml: one value per topic, as a tree. */
@@ -298,9 +323,17 @@ export function esphomeFloor(vars = { chargeCellVoltage: 3.45, maxChargeCurrent:
       const allowDischarge = out.i('/Io/AllowToDischarge', onOff(doc.switch?.discharging?.state));
       out.d('/Info/MaxChargeVoltage', cells !== null ? vars.chargeCellVoltage * cells : undefined, V2);
       const occ = st('charging_overcurrent_protection');
-      out.d('/Info/MaxChargeCurrent', allowCharge === 0 ? 0 : Math.min(vars.maxChargeCurrent, typeof occ === 'number' ? occ : vars.maxChargeCurrent), A1);
+      out.d(
+        '/Info/MaxChargeCurrent',
+        allowCharge === 0 ? 0 : Math.min(vars.maxChargeCurrent, typeof occ === 'number' ? occ : vars.maxChargeCurrent),
+        A1,
+      );
       const odc = st('discharging_overcurrent_protection');
-      out.d('/Info/MaxDischargeCurrent', allowDischarge === 0 ? 0 : Math.min(vars.maxDischargeCurrent, typeof odc === 'number' ? odc : vars.maxDischargeCurrent), A1);
+      out.d(
+        '/Info/MaxDischargeCurrent',
+        allowDischarge === 0 ? 0 : Math.min(vars.maxDischargeCurrent, typeof odc === 'number' ? odc : vars.maxDischargeCurrent),
+        A1,
+      );
       const mask = st('errors_bitmask');
       const alarm = (n: number): number | undefined => {
         const b = bit(mask, n);
@@ -416,5 +449,23 @@ export function serialbatteryFloor(): FloorMapping {
   };
 }
 
-const SB_ALARMS = ['LowVoltage', 'HighVoltage', 'LowCellVoltage', 'HighCellVoltage', 'LowSoc', 'StateOfHealth', 'HighChargeCurrent', 'HighDischargeCurrent', 'CellImbalance', 'InternalFailure', 'HighChargeTemperature', 'LowChargeTemperature', 'HighTemperature', 'LowTemperature', 'BmsCable', 'HighInternalTemperature', 'FuseBlown'];
+const SB_ALARMS = [
+  'LowVoltage',
+  'HighVoltage',
+  'LowCellVoltage',
+  'HighCellVoltage',
+  'LowSoc',
+  'StateOfHealth',
+  'HighChargeCurrent',
+  'HighDischargeCurrent',
+  'CellImbalance',
+  'InternalFailure',
+  'HighChargeTemperature',
+  'LowChargeTemperature',
+  'HighTemperature',
+  'LowTemperature',
+  'BmsCable',
+  'HighInternalTemperature',
+  'FuseBlown',
+];
 const SB_ALARM_PATHS = SB_ALARMS.map((a) => `/Alarms/${a}`);

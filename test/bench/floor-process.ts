@@ -33,7 +33,14 @@ async function claim(name: string): Promise<void> {
   buses.push(bus);
   await new Promise<void>((res, rej) => bus.once('connect', () => res()).once('error', rej));
   const reply = await bus.call(
-    new Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'RequestName', signature: 'su', body: [name, 4] }),
+    new Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'RequestName',
+      signature: 'su',
+      body: [name, 4],
+    }),
   );
   if (reply?.body[0] !== 1) throw new Error(`could not own ${name}`);
 }

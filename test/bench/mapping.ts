@@ -158,7 +158,11 @@ type Timed = { median: number; min: number };
  * median of the per-round figures is reported. Calls returning a Promise are awaited (the floor's
  * synchronous calls pay no microtask).
  */
-export async function microseconds(a: (k: number) => unknown, b: (k: number) => unknown, opts: { rounds?: number; batch?: number; warmup?: number } = {}): Promise<[Timed, Timed]> {
+export async function microseconds(
+  a: (k: number) => unknown,
+  b: (k: number) => unknown,
+  opts: { rounds?: number; batch?: number; warmup?: number } = {},
+): Promise<[Timed, Timed]> {
   const rounds = opts.rounds ?? 200;
   const batch = opts.batch ?? 50;
   const fns = [a, b];
@@ -209,7 +213,8 @@ async function spaced(a: (k: number) => unknown, b: (k: number) => unknown, gapM
 async function measureCase(c: Case, ctx: Context): Promise<Record<string, unknown>> {
   const docs = documents(c);
   const problems = await disagreements(c, docs);
-  if (problems.length) ctx.log(`  WARNING: the floor for ${c.name} no longer matches the mapping (update floor-mapping.ts): ${problems[0]}`);
+  if (problems.length)
+    ctx.log(`  WARNING: the floor for ${c.name} no longer matches the mapping (update floor-mapping.ts): ${problems[0]}`);
 
   // document → frame
   const ev = new Evaluator(c.mapping);
@@ -236,14 +241,24 @@ async function measureCase(c: Case, ctx: Context): Promise<Record<string, unknow
   // The same, one payload every 10 ms (100 Hz), as the daemon meets them.
   const [vbatSpaced, floorSpaced] = await spaced(vbatPayloadFn, floorPayloadFn, 10, ctx.quick ? 20 : 100);
 
-  ctx.log(`  ${c.name}: evaluate ${round(vbatEval.median, 1)} µs (floor ${round(floorEval.median, 2)}), payload ${round(vbatPayload.median, 1)} µs (floor ${round(floorPayload.median, 1)})`);
+  ctx.log(
+    `  ${c.name}: evaluate ${round(vbatEval.median, 1)} µs (floor ${round(floorEval.median, 2)}), payload ${round(vbatPayload.median, 1)} µs (floor ${round(floorPayload.median, 1)})`,
+  );
   const evaluate: Figure = figure(vbatEval.median, 'µs', { floor: floorEval.median, target: TARGETS.mappingUs, digits: 2 });
   return {
     paths: c.paths,
     payloadBytes: c.payloadBytes,
     evaluateUs: evaluate,
-    payloadUs: figure(vbatPayload.median, 'µs', { floor: floorPayload.median, digits: 2, note: 'includes the input stage (JSON parse, unwrap, merge / tree update)' }),
-    payloadAt100HzUs: figure(vbatSpaced, 'µs', { floor: floorSpaced, digits: 1, note: 'median of 100 payloads 10 ms apart: the machine goes idle in between, caches and branch predictors cool down' }),
+    payloadUs: figure(vbatPayload.median, 'µs', {
+      floor: floorPayload.median,
+      digits: 2,
+      note: 'includes the input stage (JSON parse, unwrap, merge / tree update)',
+    }),
+    payloadAt100HzUs: figure(vbatSpaced, 'µs', {
+      floor: floorSpaced,
+      digits: 1,
+      note: 'median of 100 payloads 10 ms apart: the machine goes idle in between, caches and branch predictors cool down',
+    }),
     fastestRoundUs: { evaluate: round(vbatEval.min, 2), payload: round(vbatPayload.min, 2) },
     floorAgrees: problems.length === 0,
     ...(problems.length ? { floorDisagreements: problems } : {}),

@@ -117,13 +117,20 @@ export async function runMemory(ctx: Context): Promise<Record<string, unknown>> 
     const fAfter = floor!.memory();
     const mapped = ((await world.reader.value(svc, '/Vbat/MessagesAccepted')) as number) - a0;
     const received = (await floorCount(floor!)) - g0;
-    ctx.log(`  RSS: vbat ${round(vStart.rssMb, 1)} MB after start-up, ${round(vAfter.rssMb, 1)} MB after ${payloads} payloads; floor ${round(fStart.rssMb, 1)} / ${round(fAfter.rssMb, 1)} MB`);
+    ctx.log(
+      `  RSS: vbat ${round(vStart.rssMb, 1)} MB after start-up, ${round(vAfter.rssMb, 1)} MB after ${payloads} payloads; floor ${round(fStart.rssMb, 1)} / ${round(fAfter.rssMb, 1)} MB`,
+    );
 
     const out: Record<string, unknown> = {
       startupS: figure(vs, 's', { floor: fs, target: TARGETS.startupS, digits: 3, note: `median of ${starts}: spawn → name on the bus` }),
       startupDistributionS: { vbat: distribution(vbatMs.map((x) => x / 1000)), floor: distribution(floorMs.map((x) => x / 1000)) },
       rssAfterStartupMb: figure(vStart.rssMb, 'MB', { floor: fStart.rssMb, digits: 1 }),
-      rssAfter10kMb: figure(vAfter.rssMb, 'MB', { floor: fAfter.rssMb, target: TARGETS.rssSteadyMb, digits: 1, note: `after ${payloads} distinct payloads at 2000/s, 1 s settle` }),
+      rssAfter10kMb: figure(vAfter.rssMb, 'MB', {
+        floor: fAfter.rssMb,
+        target: TARGETS.rssSteadyMb,
+        digits: 1,
+        note: `after ${payloads} distinct payloads at 2000/s, 1 s settle`,
+      }),
       peakRssMb: figure(vAfter.hwmMb, 'MB', { floor: fAfter.hwmMb, digits: 1 }),
       releaseBundle: bundle,
       payloads,

@@ -60,7 +60,14 @@ function summarize(results: unknown, prefix = '', rows: SummaryRow[] = []): Summ
   if (typeof results !== 'object' || results === null) return rows;
   const f = results as Partial<Figure>;
   if (typeof f.unit === 'string' && typeof f.target === 'string') {
-    rows.push({ figure: prefix, value: f.value ?? null, unit: f.unit, target: f.target, pass: f.pass ?? false, ...(f.floor !== undefined ? { floor: f.floor, ratio: f.ratio } : {}) });
+    rows.push({
+      figure: prefix,
+      value: f.value ?? null,
+      unit: f.unit,
+      target: f.target,
+      pass: f.pass ?? false,
+      ...(f.floor !== undefined ? { floor: f.floor, ratio: f.ratio } : {}),
+    });
     return rows;
   }
   for (const [k, v] of Object.entries(results)) summarize(v, prefix ? `${prefix}.${k}` : k, rows);
@@ -102,7 +109,9 @@ async function main(): Promise<number> {
     if (ctx.build.diagnostics) log(`tsc reported problems (code emitted anyway):\n${ctx.build.diagnostics}`);
     report['buildMs'] = ctx.build.ms;
     report['nodeFlags'] = ctx.build.nodeFlags;
-    log(`measured processes run as: node ${[...ctx.build.nodeFlags, '<script>'].join(' ')} (flags from service/run; --node-flags overrides)`);
+    log(
+      `measured processes run as: node ${[...ctx.build.nodeFlags, '<script>'].join(' ')} (flags from service/run; --node-flags overrides)`,
+    );
   }
   for (const name of Object.keys(GROUPS)) {
     if (!only.includes(name)) continue;

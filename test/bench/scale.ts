@@ -31,7 +31,10 @@ export async function runScale(ctx: Context): Promise<Record<string, unknown>> {
     ].join('\n');
     const maker = new PayloadMaker();
     const vbat = world.vbatConfig(yaml);
-    const floor = world.floor(topics, names.map((n) => `com.victronenergy.battery.floor_${n}`));
+    const floor = world.floor(
+      topics,
+      names.map((n) => `com.victronenergy.battery.floor_${n}`),
+    );
     await floor.waitLog(/^ready$/m, 20_000);
     for (let i = 0; i < BATTERIES; i++) await world.prime(names[i]!, topics[i]!, maker.text(0));
 
@@ -75,7 +78,11 @@ export async function runScale(ctx: Context): Promise<Record<string, unknown>> {
       mapped,
       floorReceived: received,
       cpuPercent: figure(pct, '%', { floor: floorPct, target: TARGETS.scaleCpuPct, digits: 2, note: '% of one core' }),
-      statCpuPercent: { vbat: round((vStat / 1000 / s) * 100, 2), floor: round((fStat / 1000 / s) * 100, 2), note: 'utime + stime (10 ms ticks), cross-check' },
+      statCpuPercent: {
+        vbat: round((vStat / 1000 / s) * 100, 2),
+        floor: round((fStat / 1000 / s) * 100, 2),
+        note: 'utime + stime (10 ms ticks), cross-check',
+      },
       rssMb: figure(vm.rssMb, 'MB', { floor: fm.rssMb, target: TARGETS.scaleRssMb, digits: 1 }),
       peakRssMb: figure(vm.hwmMb, 'MB', { floor: fm.hwmMb, digits: 1 }),
       cpuMsPerPayload: figure(vCpu / r.sent, 'ms', { floor: fCpu / r.sent, digits: 4 }),

@@ -36,7 +36,8 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
     let k = 0;
     const next = (): Buffer => publishPacket(topic, maker.text(++k));
     const accepted = async (): Promise<number> => (await world.reader.value(svc, '/Vbat/MessagesAccepted')) as number;
-    const lastShown = (timeoutMs: number): Promise<number> => world.reader.until(svc, '/Dc/0/Voltage', (v) => v === voltageOf(k), `the last value (k=${k})`, timeoutMs, 5);
+    const lastShown = (timeoutMs: number): Promise<number> =>
+      world.reader.until(svc, '/Dc/0/Voltage', (v) => v === voltageOf(k), `the last value (k=${k})`, timeoutMs, 5);
 
     // --- 100 Hz: vbat and the floor process side by side ------------------------------------
     const vbat = world.vbatBattery(name, topic);
@@ -104,12 +105,16 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
     const ramp = [];
     for (const rate of ctx.quick ? [5000] : RAMP) {
       const r = await step(rate, ctx.quick ? 1 : 2);
-      ctx.log(`  offered ${rate}/s: mapped ${r.mappedPerS}/s (${r.coalescedPercent} % coalesced), vbat CPU ${r.daemonCpuPercent} %, drain ${r.drainMs} ms`);
+      ctx.log(
+        `  offered ${rate}/s: mapped ${r.mappedPerS}/s (${r.coalescedPercent} % coalesced), vbat CPU ${r.daemonCpuPercent} %, drain ${r.drainMs} ms`,
+      );
       ramp.push(r);
     }
     const flat = await step(FLOOD_RATE, floodS);
     const mem = vbat.memory();
-    ctx.log(`  flat out: published ${flat.published} (${flat.publishedPerS}/s); vbat mapped ${flat.mapped} (${flat.mappedPerS}/s), CPU ${flat.daemonCpuPercent} %`);
+    ctx.log(
+      `  flat out: published ${flat.published} (${flat.publishedPerS}/s); vbat mapped ${flat.mapped} (${flat.mappedPerS}/s), CPU ${flat.daemonCpuPercent} %`,
+    );
     await world.stopProc(vbat);
 
     // --- saturation: the floor process alone -------------------------------------------------
@@ -123,7 +128,7 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
     // Wait until it has everything (or stops getting more).
     let got = g0;
     let tGot = performance.now();
-    for (let stable = 0, end = Date.now() + 30_000; Date.now() < end && got - g0 < flood2.sent && stable < 20; ) {
+    for (let stable = 0, end = Date.now() + 30_000; Date.now() < end && got - g0 < flood2.sent && stable < 20;) {
       await sleep(25);
       const n = await floorCount(floor);
       if (n === got) stable++;
@@ -143,15 +148,33 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
         payloads: r100.sent,
         mapped: mapped100,
         floorReceived: floorGot100,
-        cpuMsPerPayload: figure(vCpu / r100.sent, 'ms', { floor: fCpu / r100.sent, target: TARGETS.cpuMsPerPayload, digits: 4, note: 'per published payload; some may have been coalesced (see mapped)' }),
+        cpuMsPerPayload: figure(vCpu / r100.sent, 'ms', {
+          floor: fCpu / r100.sent,
+          target: TARGETS.cpuMsPerPayload,
+          digits: 4,
+          note: 'per published payload; some may have been coalesced (see mapped)',
+        }),
         cpuMsPerMapped: figure(vCpu / Math.max(1, mapped100), 'ms', { floor: fCpu / r100.sent, digits: 4 }),
-        statCpuMsPerPayload: { vbat: round(vStat / r100.sent, 4), floor: round(fStat / r100.sent, 4), note: 'utime + stime (10 ms ticks), cross-check' },
+        statCpuMsPerPayload: {
+          vbat: round(vStat / r100.sent, 4),
+          floor: round(fStat / r100.sent, 4),
+          note: 'utime + stime (10 ms ticks), cross-check',
+        },
         cpuPercent: figure((vCpu / 1000 / (r100.ms / 1000)) * 100, '%', { floor: (fCpu / 1000 / (r100.ms / 1000)) * 100, digits: 2 }),
       },
       saturation: {
         method: `distinct payloads published flat out (QoS 0, capped at ${FLOOD_RATE}/s) for ${floodS} s; mapped = /Vbat/MessagesAccepted (one per mapped batch); the span runs until the last value is on D-Bus`,
-        payloadsPerS: figure(flat.mappedPerS, 'payloads/s', { floor: floorPerS, target: TARGETS.payloadsPerS, digits: 0, note: 'distinct payloads mapped per second; floor: messages per second a bare subscriber receives from the same flood' }),
-        ingestedPerS: figure(flat.lastValueArrived && flat.drainMs < 250 ? flat.publishedPerS : null, 'payloads/s', { floor: floorPerS, digits: 0, note: 'payloads read and merged per second while keeping up (last value on D-Bus within 250 ms of the last publish)' }),
+        payloadsPerS: figure(flat.mappedPerS, 'payloads/s', {
+          floor: floorPerS,
+          target: TARGETS.payloadsPerS,
+          digits: 0,
+          note: 'distinct payloads mapped per second; floor: messages per second a bare subscriber receives from the same flood',
+        }),
+        ingestedPerS: figure(flat.lastValueArrived && flat.drainMs < 250 ? flat.publishedPerS : null, 'payloads/s', {
+          floor: floorPerS,
+          digits: 0,
+          note: 'payloads read and merged per second while keeping up (last value on D-Bus within 250 ms of the last publish)',
+        }),
         ...flat,
         daemonRssMb: round(mem.rssMb, 1),
         daemonPeakRssMb: round(mem.hwmMb, 1),

@@ -27,7 +27,10 @@ test('--json prints the same as data', async () => {
   assert.equal(out.ok, true);
   const paths = out.payloads[0].paths as { path: string; value: unknown; text: string; type: string; source: string }[];
   assert.equal(paths.length, 169);
-  assert.deepEqual(paths.find((p) => p.path === '/Dc/0/Current'), { path: '/Dc/0/Current', type: 'd', value: 6.102, text: '6.1A', source: 'derived', invalid: false, outOfRange: false });
+  assert.deepEqual(
+    paths.find((p) => p.path === '/Dc/0/Current'),
+    { path: '/Dc/0/Current', type: 'd', value: 6.102, text: '6.1A', source: 'derived', invalid: false, outOfRange: false },
+  );
 });
 
 test('a payload missing required inputs: exit 1 and says which', async () => {

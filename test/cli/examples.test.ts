@@ -4,7 +4,14 @@ import { test } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { fixture, mappingFile } from '../support/paths.js';
 
-interface Row { path: string; value: unknown; text: string; type: string; source: string; warning?: string }
+interface Row {
+  path: string;
+  value: unknown;
+  text: string;
+  type: string;
+  source: string;
+  warning?: string;
+}
 
 async function checkJson(mapping: string, capture: string, extra: string[] = []) {
   const r = await runCli(['check', '--json', ...extra, mappingFile(mapping), capture]);
@@ -16,7 +23,15 @@ async function checkJson(mapping: string, capture: string, extra: string[] = [])
 
 test('ESPHome JK-BMS: one value per topic becomes a battery', async () => {
   const { get, rows } = await checkJson('esphome-jk-bms.yaml', fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'));
-  assert.deepEqual(get('/Dc/0/Voltage'), { path: '/Dc/0/Voltage', type: 'd', value: 54.66, text: '54.66V', source: 'value', invalid: false, outOfRange: false });
+  assert.deepEqual(get('/Dc/0/Voltage'), {
+    path: '/Dc/0/Voltage',
+    type: 'd',
+    value: 54.66,
+    text: '54.66V',
+    source: 'value',
+    invalid: false,
+    outOfRange: false,
+  });
   assert.equal(get('/Soc').value, 91);
   assert.equal(typeof get('/Voltages/Cell16').value, 'number');
   assert.equal(get('/Voltages/Cell17').value, null, 'a 16-cell pack publishes no cell 17');
@@ -26,11 +41,19 @@ test('ESPHome JK-BMS: one value per topic becomes a battery', async () => {
   assert.equal(get('/Info/MaxChargeCurrent').value, 100);
   assert.equal(get('/ConsumedAmphours').source, 'derived');
   assert.equal(get('/Alarms/HighVoltage').value, 0);
-  assert.ok(rows.every((r) => !r.warning), 'no warnings');
+  assert.ok(
+    rows.every((r) => !r.warning),
+    'no warnings',
+  );
 });
 
 test('ESPHome JK-BMS: variables set the limits', async () => {
-  const { get } = await checkJson('esphome-jk-bms.yaml', fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'), ['--var', 'chargeCellVoltage=3.5', '--var', 'maxChargeCurrent=500']);
+  const { get } = await checkJson('esphome-jk-bms.yaml', fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'), [
+    '--var',
+    'chargeCellVoltage=3.5',
+    '--var',
+    'maxChargeCurrent=500',
+  ]);
   assert.equal(get('/Info/MaxChargeVoltage').value, 56);
   assert.equal(get('/Info/MaxChargeCurrent').value, 150, 'never above the BMS charging overcurrent protection');
 });
@@ -47,7 +70,10 @@ test('dbus-serialbattery JsonData through the Venus MQTT bridge', async () => {
 });
 
 test('the default mapping also reads serialbattery JsonData (the seed handles the wrapper)', async () => {
-  const { get } = await checkJson('default.yaml', fixture('foreign', 'serialbattery', 'mqtt-capture.json'), ['--topic', 'N/+/battery/+/JsonData']);
+  const { get } = await checkJson('default.yaml', fixture('foreign', 'serialbattery', 'mqtt-capture.json'), [
+    '--topic',
+    'N/+/battery/+/JsonData',
+  ]);
   assert.equal(get('/Dc/0/Voltage').value, 54.66);
   assert.equal(get('/Info/MaxDischargeCurrent').value, 60);
 });

@@ -78,31 +78,64 @@ describe('flag parsing by the spec', () => {
     for (const spec of SPECS) {
       const msg = usageMessage(() => parseCommand(spec, ['--frobnicate']));
       assert.match(msg, new RegExp(`^unknown option --frobnicate; vbat ${spec.name} takes `));
-      for (const name of [...Object.keys(spec.flags), 'help']) assert.ok(msg.includes(`--${name}`), `${spec.name}: lists --${name}: ${msg}`);
+      for (const name of [...Object.keys(spec.flags), 'help'])
+        assert.ok(msg.includes(`--${name}`), `${spec.name}: lists --${name}: ${msg}`);
     }
-    assert.match(usageMessage(() => parseCommand(WATCH_COMMAND, ['--jsn'])), /unknown option --jsn \(did you mean --json\?\)/);
-    assert.match(usageMessage(() => parseCommand(RUN_COMMAND, ['--log'])), /did you mean --log-level\?/);
-    assert.match(usageMessage(() => parseCommand(RUN_COMMAND, ['--var=a=1', '-x'])), /^unknown option -x; vbat run takes --config FILE, --broker URL/);
+    assert.match(
+      usageMessage(() => parseCommand(WATCH_COMMAND, ['--jsn'])),
+      /unknown option --jsn \(did you mean --json\?\)/,
+    );
+    assert.match(
+      usageMessage(() => parseCommand(RUN_COMMAND, ['--log'])),
+      /did you mean --log-level\?/,
+    );
+    assert.match(
+      usageMessage(() => parseCommand(RUN_COMMAND, ['--var=a=1', '-x'])),
+      /^unknown option -x; vbat run takes --config FILE, --broker URL/,
+    );
   });
 
   test('a missing value, a value for a switch, a stray argument', () => {
-    assert.equal(usageMessage(() => parseCommand(RUN_COMMAND, ['--topic'])), '--topic needs a value: --topic TOPIC (a value starting with "-" is written --topic=-VALUE)');
-    assert.equal(usageMessage(() => parseCommand(WATCH_COMMAND, ['--json=yes'])), '--json takes no value');
-    assert.equal(usageMessage(() => parseCommand(DEMO_COMMAND, ['now'])), 'takes no arguments, got "now"');
+    assert.equal(
+      usageMessage(() => parseCommand(RUN_COMMAND, ['--topic'])),
+      '--topic needs a value: --topic TOPIC (a value starting with "-" is written --topic=-VALUE)',
+    );
+    assert.equal(
+      usageMessage(() => parseCommand(WATCH_COMMAND, ['--json=yes'])),
+      '--json takes no value',
+    );
+    assert.equal(
+      usageMessage(() => parseCommand(DEMO_COMMAND, ['now'])),
+      'takes no arguments, got "now"',
+    );
   });
 
   test('vbat run: numbers and log levels are checked; --help needs nothing else to be right', () => {
-    assert.equal(usageMessage(() => runFlags(['--instance', 'ten'])), '--instance expects a number, got "ten"');
-    assert.equal(usageMessage(() => runFlags(['--log-level', 'loud'])), '--log-level expects one of error, warn, info, debug, got "loud"');
+    assert.equal(
+      usageMessage(() => runFlags(['--instance', 'ten'])),
+      '--instance expects a number, got "ten"',
+    );
+    assert.equal(
+      usageMessage(() => runFlags(['--log-level', 'loud'])),
+      '--log-level expects one of error, warn, info, debug, got "loud"',
+    );
     assert.equal(runFlags(['--instance', 'ten', '--help']).help, true);
     assert.deepEqual(runFlags(['--topic', 'bms/x', '--var', 'n=16', '--log-level', 'debug']).flags, {
-      broker: undefined, topic: 'bms/x', mapping: undefined, instance: undefined, timeout: undefined, bus: undefined, name: undefined, logLevel: 'debug', variables: { n: 16 },
+      broker: undefined,
+      topic: 'bms/x',
+      mapping: undefined,
+      instance: undefined,
+      timeout: undefined,
+      bus: undefined,
+      name: undefined,
+      logLevel: 'debug',
+      variables: { n: 16 },
     });
   });
 });
 
 describe('the vbat command line', () => {
-  test('vbat check --help prints check\'s help, not the general usage; vbat help check the same', async () => {
+  test("vbat check --help prints check's help, not the general usage; vbat help check the same", async () => {
     const [flag, short, viaHelp] = await Promise.all([runCli(['check', '--help']), runCli(['check', '-h']), runCli(['help', 'check'])]);
     assert.equal(flag.code, 0, flag.stderr);
     assert.equal(flag.stdout, helpText(CHECK_COMMAND));
@@ -134,12 +167,23 @@ describe('the vbat command line', () => {
   });
 
   test('usage errors: exit 2, what is wrong, what exists, and where the help is', async () => {
-    const [flag, command, help, none] = await Promise.all([runCli(['watch', '--nope']), runCli(['frobnicate']), runCli(['help', 'frobnicate']), runCli([])]);
+    const [flag, command, help, none] = await Promise.all([
+      runCli(['watch', '--nope']),
+      runCli(['frobnicate']),
+      runCli(['help', 'frobnicate']),
+      runCli([]),
+    ]);
     assert.equal(flag.code, 2);
     assert.equal(flag.stdout, '');
-    assert.equal(flag.stderr, 'vbat watch: unknown option --nope; vbat watch takes --bus ADDRESS, --json, --duration SECONDS, --help\nRun "vbat watch --help" for its usage.\n');
+    assert.equal(
+      flag.stderr,
+      'vbat watch: unknown option --nope; vbat watch takes --bus ADDRESS, --json, --duration SECONDS, --help\nRun "vbat watch --help" for its usage.\n',
+    );
     assert.equal(command.code, 2);
-    assert.match(command.stderr, /^vbat: unknown command "frobnicate"; the commands are demo, run, watch, check\nRun "vbat help" for usage\.\n$/);
+    assert.match(
+      command.stderr,
+      /^vbat: unknown command "frobnicate"; the commands are demo, run, watch, check\nRun "vbat help" for usage\.\n$/,
+    );
     assert.equal(help.code, 2);
     assert.match(help.stderr, /^vbat: no command "frobnicate"; the commands are demo, run, watch, check\n/);
     assert.equal(none.code, 2, 'no command at all is a usage error');

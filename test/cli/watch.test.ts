@@ -14,10 +14,20 @@ import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
 const P = 'com.victronenergy.battery.';
 
 test('notThere: the services found, or that there are none, and the likely one', () => {
-  assert.equal(notThere(`${P}vbat_hous`, [`${P}vbat_house`, `${P}vbat_shed`], 'unix:path=/x'), `${P}vbat_hous is not on unix:path=/x; the battery services there: ${P}vbat_house, ${P}vbat_shed (did you mean vbat_house?)`);
-  assert.equal(notThere(`${P}house`, [`${P}vbat_house`], 'B'), `${P}house is not on B; the battery services there: ${P}vbat_house (did you mean vbat_house?)`);
+  assert.equal(
+    notThere(`${P}vbat_hous`, [`${P}vbat_house`, `${P}vbat_shed`], 'unix:path=/x'),
+    `${P}vbat_hous is not on unix:path=/x; the battery services there: ${P}vbat_house, ${P}vbat_shed (did you mean vbat_house?)`,
+  );
+  assert.equal(
+    notThere(`${P}house`, [`${P}vbat_house`], 'B'),
+    `${P}house is not on B; the battery services there: ${P}vbat_house (did you mean vbat_house?)`,
+  );
   assert.equal(notThere(`${P}x`, [], 'B'), `${P}x is not on B; there is no ${P}* service there`);
-  assert.equal(notThere(`${P}vbat_a`, [`${P}vbat_ab`, `${P}vbat_ac`], 'B'), `${P}vbat_a is not on B; the battery services there: ${P}vbat_ab, ${P}vbat_ac`, 'no guess when two fit');
+  assert.equal(
+    notThere(`${P}vbat_a`, [`${P}vbat_ab`, `${P}vbat_ac`], 'B'),
+    `${P}vbat_a is not on B; the battery services there: ${P}vbat_ab, ${P}vbat_ac`,
+    'no guess when two fit',
+  );
 });
 
 describe('vbat watch NAME that is not on the bus', () => {
@@ -41,16 +51,22 @@ describe('vbat watch NAME that is not on the bus', () => {
     assert.equal(json.stdout, '');
     assert.equal(json.stderr, `vbat watch: ${P}vbat_house is not on ${bus.address}; there is no ${P}* service there\n`);
     assert.equal(live.code, 0, live.stderr);
-    assert.equal(live.stderr, `vbat watch: ${P}vbat_house is not on ${bus.address}; there is no ${P}* service there\nvbat watch: waiting for ${P}vbat_house to appear (Ctrl-C to stop)\n`);
+    assert.equal(
+      live.stderr,
+      `vbat watch: ${P}vbat_house is not on ${bus.address}; there is no ${P}* service there\nvbat watch: waiting for ${P}vbat_house to appear (Ctrl-C to stop)\n`,
+    );
     assert.match(live.stdout, /vbat_house is not on the bus/);
   });
 
   test('other batteries on the bus: lists them, and guesses the one meant', async () => {
     const house = uniqueServiceName('house');
     const shed = uniqueServiceName('shed');
-    for (const name of [house, shed]) services.push(await startService({ serviceName: name, busAddress: bus.address, items: batteryItems() }));
+    for (const name of [house, shed])
+      services.push(await startService({ serviceName: name, busAddress: bus.address, items: batteryItems() }));
     // Also something that is not a battery: never listed.
-    services.push(await startService({ serviceName: 'com.victronenergy.solarcharger.t_other', busAddress: bus.address, items: batteryItems() }));
+    services.push(
+      await startService({ serviceName: 'com.victronenergy.solarcharger.t_other', busAddress: bus.address, items: batteryItems() }),
+    );
     const typo = house.slice(0, -1) + 'x'; // ..._house_1 → ..._house_x
     const r = await runCli(['watch', '--json', '--bus', bus.address, typo.slice(P.length)]);
     assert.equal(r.code, 1);

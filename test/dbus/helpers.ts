@@ -90,7 +90,10 @@ export class Client {
 
   call(dest: string, path: string, member: string, signature = '', body: unknown[] = [], iface = IFACE): Promise<Message> {
     const msg = new Message({ destination: dest, path, interface: iface, member, signature, body });
-    return bounded(this.bus.call(msg).then((r) => r!), `${member} on ${path}`);
+    return bounded(
+      this.bus.call(msg).then((r) => r!),
+      `${member} on ${path}`,
+    );
   }
 
   daemon(member: string, signature = '', body: unknown[] = []): Promise<Message> {
@@ -139,7 +142,18 @@ export function runTool(cmd: string, args: string[]): Promise<ToolResult> {
 
 /** `gdbus call` against a service; returns stdout, throws with stderr on failure. */
 export async function gdbusCall(address: string, dest: string, path: string, method: string, ...args: string[]): Promise<string> {
-  const r = await runTool('gdbus', ['call', '--address', address, '--dest', dest, '--object-path', path, '--method', `${IFACE}.${method}`, ...args]);
+  const r = await runTool('gdbus', [
+    'call',
+    '--address',
+    address,
+    '--dest',
+    dest,
+    '--object-path',
+    path,
+    '--method',
+    `${IFACE}.${method}`,
+    ...args,
+  ]);
   if (r.code !== 0) throw new Error(`gdbus ${method} ${path} failed: ${r.stderr}`);
   return r.stdout.trim();
 }

@@ -29,8 +29,7 @@ after(async () => {
   await daemon?.stop();
 });
 
-const hasOwner = async (name: string): Promise<boolean> =>
-  (await client.daemon('NameHasOwner', 's', [name])).body[0] as boolean;
+const hasOwner = async (name: string): Promise<boolean> => (await client.daemon('NameHasOwner', 's', [name])).body[0] as boolean;
 
 const uniqueNames = async (): Promise<string[]> =>
   ((await client.daemon('ListNames')).body[0] as string[]).filter((n) => n.startsWith(':')).sort();
@@ -42,7 +41,10 @@ describe('start-up validation (before any connection)', () => {
   const start = (items: ItemDefinition[], serviceName = 'com.victronenergy.battery.v') =>
     startService({ serviceName, busAddress: nowhere, items });
   const problems = async (p: Promise<unknown>): Promise<string> => {
-    const err = await p.then(() => assert.fail('should not start'), (e: unknown) => e);
+    const err = await p.then(
+      () => assert.fail('should not start'),
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ServiceConfigError, String(err));
     return err.problems.join('\n');
   };
@@ -73,15 +75,28 @@ describe('start-up validation (before any connection)', () => {
           { path: '/Dc/0', type: 'd', value: null },
           { path: '/X', type: 'z' as never, value: null },
           { path: '/Y', type: 'y', value: 'abc' },
-          { path: '/Z', type: 'd', value: 1, format: () => { throw new Error('nope'); } },
+          {
+            path: '/Z',
+            type: 'd',
+            value: 1,
+            format: () => {
+              throw new Error('nope');
+            },
+          },
         ]),
         '1bad..name',
       ),
     );
-    for (const re of [/"Dc\/1": not a valid object path/, /"\/Dc\/1\/": not a valid/, /\/Soc: defined twice/,
-      /\/Dc\/0: used both as an item and as a parent/, /\/X: type "z"/, /\/Y: initial value "abc" does not fit type y/,
+    for (const re of [
+      /"Dc\/1": not a valid object path/,
+      /"\/Dc\/1\/": not a valid/,
+      /\/Soc: defined twice/,
+      /\/Dc\/0: used both as an item and as a parent/,
+      /\/X: type "z"/,
+      /\/Y: initial value "abc" does not fit type y/,
       /\/Z: format\(1\) threw: nope/,
-      /service name "1bad..name"/]) {
+      /service name "1bad..name"/,
+    ]) {
       assert.match(text, re);
     }
   });
@@ -190,7 +205,9 @@ describe('several services in one process', () => {
       b.apply([['/Soc', { value: 22, text: '22%' }]]);
       await waitFor(() => client.received('ItemsChanged').length >= since + 2, 'two ItemsChanged');
       const got = client.received('ItemsChanged').slice(since);
-      const bySender = Object.fromEntries(got.map((m) => [m.sender, (m.body[0] as Record<string, { Value: Variant }>)['/Soc']!.Value.value]));
+      const bySender = Object.fromEntries(
+        got.map((m) => [m.sender, (m.body[0] as Record<string, { Value: Variant }>)['/Soc']!.Value.value]),
+      );
       assert.deepEqual(bySender, { [a.uniqueName]: 11, [b.uniqueName]: 22 });
       assert.equal(b.get('/Soc')!.value, 22);
       assert.equal(a.get('/Soc')!.value, 11);

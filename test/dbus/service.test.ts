@@ -47,7 +47,14 @@ async function applyAndSettle(changes: Iterable<[string, ItemState]>): Promise<n
   const marker = svc.get('/Mode')!.value === 3 ? 4 : 3;
   const before = client.received('ItemsChanged').length;
   svc.apply([['/Mode', { value: marker, text: String(marker) }]]);
-  await waitFor(() => client.received('ItemsChanged').slice(before).some((m) => '/Mode' in m.body[0]), 'marker signal');
+  await waitFor(
+    () =>
+      client
+        .received('ItemsChanged')
+        .slice(before)
+        .some((m) => '/Mode' in m.body[0]),
+    'marker signal',
+  );
   return n;
 }
 
@@ -55,7 +62,10 @@ describe('GetItems on /', () => {
   it('returns a{sa{sv}} with every path, keys with leading /, Value and Text', async () => {
     const { msg, items } = await getItems();
     assert.equal(msg.signature, 'a{sa{sv}}');
-    assert.deepEqual(Object.keys(items), batteryItems().map((d) => d.path));
+    assert.deepEqual(
+      Object.keys(items),
+      batteryItems().map((d) => d.path),
+    );
     for (const [path, entry] of Object.entries(items)) {
       assert.deepEqual(Object.keys(entry), ['Value', 'Text'], path);
       assert.equal(entry.Text.signature, 's', path);
@@ -244,11 +254,20 @@ describe('propertiesChanged option', () => {
     const s2 = await startService({ serviceName: name, busAddress: daemon.address, items: batteryItems(), propertiesChanged: true });
     try {
       const since = client.signals.length;
-      assert.equal(s2.apply([['/Soc', { value: 70, text: '70%' }], ['/Dc/0/Current', { value: 1, text: '1A' }]]), 2);
+      assert.equal(
+        s2.apply([
+          ['/Soc', { value: 70, text: '70%' }],
+          ['/Dc/0/Current', { value: 1, text: '1A' }],
+        ]),
+        2,
+      );
       const mine = (): Message[] => client.signals.slice(since).filter((m) => m.sender === s2.uniqueName);
       await waitFor(() => mine().length >= 3, 'three signals');
       const pc = mine().filter((m) => m.member === 'PropertiesChanged');
-      assert.deepEqual(pc.map((m) => m.path), ['/Soc', '/Dc/0/Current']);
+      assert.deepEqual(
+        pc.map((m) => m.path),
+        ['/Soc', '/Dc/0/Current'],
+      );
       assert.equal(pc[0]!.signature, 'a{sv}');
       assert.equal(pc[0]!.interface, IFACE);
       assert.deepEqual(pc[0]!.body[0], { Value: new Variant('y', 70), Text: new Variant('s', '70%') });

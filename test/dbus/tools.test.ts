@@ -23,8 +23,7 @@ after(async () => {
   await daemon?.stop();
 });
 
-const gdbus = (path: string, method: string, ...args: string[]): Promise<string> =>
-  gdbusCall(daemon.address, NAME, path, method, ...args);
+const gdbus = (path: string, method: string, ...args: string[]): Promise<string> => gdbusCall(daemon.address, NAME, path, method, ...args);
 
 describe('gdbus (GLib)', () => {
   it('introspects / with the BusItem root interface and child nodes', async () => {
@@ -154,11 +153,22 @@ describe('dbus-monitor (libdbus)', () => {
       await waitFor(() => mon.messages('ItemsChanged').length >= 2, 'two ItemsChanged in dbus-monitor');
       const msgs = mon.messages('ItemsChanged');
       assert.equal(msgs.length, 2, mon.text);
-      assert.match(msgs[0]!, new RegExp(`sender=${svc.uniqueName.replace('.', '\\.')} .* path=/; interface=${IFACE.replaceAll('.', '\\.')}; member=ItemsChanged`));
-      assert.match(msgs[0]!, /string "\/Dc\/0\/Voltage"\s+array \[\s+dict entry\(\s+string "Value"\s+variant\s+double 51\.5\s+\)\s+dict entry\(\s+string "Text"\s+variant\s+string "51\.50V"/);
+      assert.match(
+        msgs[0]!,
+        new RegExp(
+          `sender=${svc.uniqueName.replace('.', '\\.')} .* path=/; interface=${IFACE.replaceAll('.', '\\.')}; member=ItemsChanged`,
+        ),
+      );
+      assert.match(
+        msgs[0]!,
+        /string "\/Dc\/0\/Voltage"\s+array \[\s+dict entry\(\s+string "Value"\s+variant\s+double 51\.5\s+\)\s+dict entry\(\s+string "Text"\s+variant\s+string "51\.50V"/,
+      );
       assert.match(msgs[0]!, /string "\/Dc\/0\/Current"[\s\S]*variant\s+double -2\s/);
       assert.doesNotMatch(msgs[0]!, /"\/Soc"/);
-      assert.match(msgs[1]!, /string "\/TimeToGo"\s+array \[\s+dict entry\(\s+string "Value"\s+variant\s+array \[\s+\]\s+\)\s+dict entry\(\s+string "Text"\s+variant\s+string "---"/);
+      assert.match(
+        msgs[1]!,
+        /string "\/TimeToGo"\s+array \[\s+dict entry\(\s+string "Value"\s+variant\s+array \[\s+\]\s+\)\s+dict entry\(\s+string "Text"\s+variant\s+string "---"/,
+      );
       assert.equal(mon.messages('PropertiesChanged').length, 0);
     } finally {
       await mon.stop();

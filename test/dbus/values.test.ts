@@ -1,13 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  coerceValue,
-  defaultFormat,
-  invalidVariant,
-  resolveBusAddress,
-  toVariant,
-  valueFromSetValue,
-} from '../../src/dbus/index.js';
+import { coerceValue, defaultFormat, invalidVariant, resolveBusAddress, toVariant, valueFromSetValue } from '../../src/dbus/index.js';
 import { Variant } from 'dbus-next';
 import { DBUS_TYPES } from '../../src/venus/types.js';
 

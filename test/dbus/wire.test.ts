@@ -69,16 +69,36 @@ function randomItem(r: () => number, i: number): TestItem {
   const str = (n: number): string => Array.from({ length: n }, () => [...CHARS][int(0, [...CHARS].length - 1)]).join('');
   let value: PathValue;
   switch (type) {
-    case 'd': value = (r() - 0.5) * 10 ** int(-3, 12); break;
-    case 'i': value = int(-(2 ** 31), 2 ** 31 - 1); break;
-    case 'u': value = int(0, 2 ** 32 - 1); break;
-    case 'y': value = int(0, 255); break;
-    case 'n': value = int(-32768, 32767); break;
-    case 'q': value = int(0, 65535); break;
-    case 'x': value = int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER); break;
-    case 't': value = int(0, Number.MAX_SAFE_INTEGER); break;
-    case 'b': value = int(0, 1); break;
-    case 's': value = str(int(0, 12)); break;
+    case 'd':
+      value = (r() - 0.5) * 10 ** int(-3, 12);
+      break;
+    case 'i':
+      value = int(-(2 ** 31), 2 ** 31 - 1);
+      break;
+    case 'u':
+      value = int(0, 2 ** 32 - 1);
+      break;
+    case 'y':
+      value = int(0, 255);
+      break;
+    case 'n':
+      value = int(-32768, 32767);
+      break;
+    case 'q':
+      value = int(0, 65535);
+      break;
+    case 'x':
+      value = int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      break;
+    case 't':
+      value = int(0, Number.MAX_SAFE_INTEGER);
+      break;
+    case 'b':
+      value = int(0, 1);
+      break;
+    case 's':
+      value = str(int(0, 12));
+      break;
   }
   if (r() < 0.2) value = null;
   // Path lengths vary so entries start at every alignment remainder.
@@ -106,7 +126,10 @@ describe('wire encoder is byte-identical to dbus-next', () => {
       const items = Array.from({ length: 1 + Math.floor(r() * 40) }, (_, i) => randomItem(r, i));
       const { sender, out, serial } = capture();
       sender.signal('/', 'ItemsChanged', 'a{sa{sv}}', (w) =>
-        writeItemsDict(w, items.map((it) => encodeItemEntry(scratch, it.path, it))),
+        writeItemsDict(
+          w,
+          items.map((it) => encodeItemEntry(scratch, it.path, it)),
+        ),
       );
       const ref = reference(Message.newSignal('/', IFACE, 'ItemsChanged', 'a{sa{sv}}', [dnItems(items)]), serial());
       assert.deepEqual(out[0], ref, `message ${m}`);
@@ -118,7 +141,12 @@ describe('wire encoder is byte-identical to dbus-next', () => {
     const items = Array.from({ length: 2000 }, (_, i) => randomItem(r, i));
     const { sender, out, serial } = capture();
     const call = new Message({ serial: 9, sender: ':1.77', path: '/', member: 'GetItems' });
-    sender.reply(call, 'a{sa{sv}}', (w) => writeItemsDict(w, items.map((it) => encodeItemEntry(scratch, it.path, it))));
+    sender.reply(call, 'a{sa{sv}}', (w) =>
+      writeItemsDict(
+        w,
+        items.map((it) => encodeItemEntry(scratch, it.path, it)),
+      ),
+    );
     const ref = reference(Message.newMethodReturn(call, 'a{sa{sv}}', [dnItems(items)]), serial());
     assert.ok(out[0]!.length > 100_000);
     assert.deepEqual(out[0], ref);
@@ -183,15 +211,17 @@ describe('wire encoder is byte-identical to dbus-next', () => {
     }
     const e = capture();
     e.sender.error(call, 'org.freedesktop.DBus.Error.InvalidArgs', 'bad');
-    assert.deepEqual(
-      e.out[0],
-      reference(Message.newError(call as never, 'org.freedesktop.DBus.Error.InvalidArgs', 'bad'), e.serial()),
-    );
+    assert.deepEqual(e.out[0], reference(Message.newError(call as never, 'org.freedesktop.DBus.Error.InvalidArgs', 'bad'), e.serial()));
   });
 
   it('method calls with and without a body (used by the bench client)', () => {
     const w = new WireWriter(16);
-    const hello = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello' };
+    const hello = {
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'Hello',
+    };
     assert.deepEqual(encodeMessage(w, { type: MsgType.MethodCall, serial: 1, ...hello }), reference(new Message(hello), 1));
     const rn = { ...hello, member: 'RequestName', signature: 'su', body: ['com.victronenergy.battery.x', 4] };
     assert.deepEqual(
@@ -214,7 +244,16 @@ describe('wire encoder is byte-identical to dbus-next', () => {
 
 function sample(type: DbusType): PathValue {
   const samples: Record<DbusType, PathValue> = {
-    d: 52.1, i: -300, u: 4000000000, y: 200, n: -5, q: 3600, x: -(2 ** 40), t: 2 ** 50, b: 1, s: 'héllo',
+    d: 52.1,
+    i: -300,
+    u: 4000000000,
+    y: 200,
+    n: -5,
+    q: 3600,
+    x: -(2 ** 40),
+    t: 2 ** 50,
+    b: 1,
+    s: 'héllo',
   };
   return samples[type];
 }

@@ -147,7 +147,14 @@ describe('DemoBroker', () => {
     raw.send({ cmd: 'publish', topic: 'ack/x', payload: 'y', qos: 1, messageId: 7, retain: false, dup: false });
     const ack = await raw.next();
     assert.deepEqual([ack.cmd, ack.messageId], ['puback', 7]);
-    raw.send({ cmd: 'subscribe', messageId: 8, subscriptions: [{ topic: 'bad/#/x', qos: 0 }, { topic: 'good/+', qos: 1 }] });
+    raw.send({
+      cmd: 'subscribe',
+      messageId: 8,
+      subscriptions: [
+        { topic: 'bad/#/x', qos: 0 },
+        { topic: 'good/+', qos: 1 },
+      ],
+    });
     const suback = await raw.next();
     assert.equal(suback.cmd, 'suback');
     assert.deepEqual([suback.messageId, (suback as { granted: number[] }).granted], [8, [0x80, 1]]);
@@ -181,14 +188,30 @@ describe('DemoBroker', () => {
     const { c: sub, got } = await client();
     await sub.subscribeAsync('will/#');
     const gone = await rawClient();
-    gone.send({ cmd: 'connect', clientId: 'will-1', protocolVersion: 4, protocolId: 'MQTT', clean: true, keepalive: 30, will: { topic: 'will/1', payload: Buffer.from('offline'), qos: 0, retain: false } });
+    gone.send({
+      cmd: 'connect',
+      clientId: 'will-1',
+      protocolVersion: 4,
+      protocolId: 'MQTT',
+      clean: true,
+      keepalive: 30,
+      will: { topic: 'will/1', payload: Buffer.from('offline'), qos: 0, retain: false },
+    });
     await gone.next();
     gone.socket.destroy();
     await waitFor(() => got.length === 1, 'the will');
     assert.deepEqual([got[0]!.topic, got[0]!.payload], ['will/1', 'offline']);
 
     const polite = await rawClient();
-    polite.send({ cmd: 'connect', clientId: 'will-2', protocolVersion: 4, protocolId: 'MQTT', clean: true, keepalive: 30, will: { topic: 'will/2', payload: Buffer.from('offline'), qos: 0, retain: false } });
+    polite.send({
+      cmd: 'connect',
+      clientId: 'will-2',
+      protocolVersion: 4,
+      protocolId: 'MQTT',
+      clean: true,
+      keepalive: 30,
+      will: { topic: 'will/2', payload: Buffer.from('offline'), qos: 0, retain: false },
+    });
     await polite.next();
     polite.send({ cmd: 'disconnect' });
     await polite.closed;

@@ -33,7 +33,11 @@ class Demo {
 
 const demos: Demo[] = [];
 function startDemo(args: string[] = [], env: NodeJS.ProcessEnv = {}): Demo {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'demo', ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'demo', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const d = new Demo(child);
   demos.push(d);
   return d;

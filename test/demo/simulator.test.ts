@@ -29,7 +29,11 @@ describe('BmsSimulator', () => {
         const at = `step ${i}`;
         const cells = Object.values(p.Voltages);
         assert.equal(cells.length, 16, at);
-        assert.deepEqual(Object.keys(p.Voltages), Array.from({ length: 16 }, (_, k) => `Cell${k + 1}`), at);
+        assert.deepEqual(
+          Object.keys(p.Voltages),
+          Array.from({ length: 16 }, (_, k) => `Cell${k + 1}`),
+          at,
+        );
         assert.deepEqual(Object.keys(p.Balances), Object.keys(p.Voltages), at);
         for (const v of cells) assert.ok(v >= 2.5 && v <= 3.65, `${at}: cell ${v} V`);
         assert.ok(p.Dc.Voltage >= 40 && p.Dc.Voltage <= 58.4, `${at}: ${p.Dc.Voltage} V`);
@@ -37,7 +41,10 @@ describe('BmsSimulator', () => {
         const sum = cells.reduce((a, b) => a + b, 0);
         assert.ok(Math.abs(sum - p.Dc.Voltage) < 0.02, `${at}: cells sum ${sum} vs ${p.Dc.Voltage}`);
         // Power = V × I, to the rounding of the published numbers.
-        assert.ok(Math.abs(p.Dc.Power - p.Dc.Voltage * p.Dc.Current) <= 0.06, `${at}: ${p.Dc.Power} W vs ${p.Dc.Voltage} V × ${p.Dc.Current} A`);
+        assert.ok(
+          Math.abs(p.Dc.Power - p.Dc.Voltage * p.Dc.Current) <= 0.06,
+          `${at}: ${p.Dc.Power} W vs ${p.Dc.Voltage} V × ${p.Dc.Current} A`,
+        );
         assert.ok(p.Soc >= 0 && p.Soc <= 100, `${at}: SoC ${p.Soc}`);
         assert.ok(Math.abs(p.Capacity + p.ConsumedAmphours - p.InstalledCapacity) < 0.11, `${at}: capacity`);
         assert.ok(Math.abs(p.Capacity - (p.InstalledCapacity * p.Soc) / 100) < 0.2, `${at}: capacity vs SoC`);
@@ -65,7 +72,10 @@ describe('BmsSimulator', () => {
       }
       const withAlarm = payloads.filter((p) => Object.values(p.Alarms).some((a) => a > 0)).length;
       assert.ok(withAlarm > 0 && withAlarm < STEPS * 0.25, `${withAlarm} of ${STEPS} steps with an alarm`);
-      assert.ok(payloads.some((p) => p.Balancing === 1), 'balances at the top');
+      assert.ok(
+        payloads.some((p) => p.Balancing === 1),
+        'balances at the top',
+      );
     });
   }
 
@@ -97,7 +107,20 @@ describe('BmsSimulator', () => {
       assert.deepEqual(r.missingRequired, [], `step ${i}`);
       assert.equal(r.problemCount, 0, `step ${i}: ${r.problems.filter(Boolean).join('; ')}`);
       const value = (path: string) => r.values[mapping.byPath.get(path)!.index];
-      for (const path of ['/Dc/0/Power', '/Dc/0/Voltage', '/Dc/0/Current', '/Soc', '/Info/MaxChargeVoltage', '/Info/MaxChargeCurrent', '/Info/MaxDischargeCurrent', '/Voltages/Cell16', '/System/MinCellVoltage', '/Voltages/Diff', '/TimeToGo', '/History/ChargeCycles']) {
+      for (const path of [
+        '/Dc/0/Power',
+        '/Dc/0/Voltage',
+        '/Dc/0/Current',
+        '/Soc',
+        '/Info/MaxChargeVoltage',
+        '/Info/MaxChargeCurrent',
+        '/Info/MaxDischargeCurrent',
+        '/Voltages/Cell16',
+        '/System/MinCellVoltage',
+        '/Voltages/Diff',
+        '/TimeToGo',
+        '/History/ChargeCycles',
+      ]) {
         assert.notEqual(value(path), null, `step ${i}: ${path} valid`);
       }
       assert.equal(value('/Voltages/Cell17'), null, 'a 16-cell pack leaves 17..24 invalid');

@@ -36,7 +36,7 @@ describe('expression budget end to end', { concurrency: false }, () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  test("a runaway mapping invalidates only its own paths and never holds up the other battery or D-Bus", async (t) => {
+  test('a runaway mapping invalidates only its own paths and never holds up the other battery or D-Bus', async (t) => {
     writeFileSync(join(tmp, 'runaway.yaml'), RUNAWAY);
     const cfg = join(tmp, 'config.yaml');
     writeFileSync(
@@ -97,7 +97,9 @@ describe('expression budget end to end', { concurrency: false }, () => {
     await Promise.all([asker, feeder]);
 
     const runawayItems = await w.items(SVC('runaway'));
-    t.diagnostic(`good battery publish→D-Bus ms: ${latencies.join(' ')}; D-Bus round trips: ${rtts.length}, max ${Math.max(...rtts)} ms; runaway messages accepted: ${String(runawayItems['/Vbat/MessagesAccepted']!.value)}`);
+    t.diagnostic(
+      `good battery publish→D-Bus ms: ${latencies.join(' ')}; D-Bus round trips: ${rtts.length}, max ${Math.max(...rtts)} ms; runaway messages accepted: ${String(runawayItems['/Vbat/MessagesAccepted']!.value)}`,
+    );
     // The poll in `until` adds up to 30 ms and its own GetItems round trips.
     assert.ok(Math.max(...latencies) < 400, `good battery latencies ${latencies.join(', ')} ms`);
     assert.ok(Math.max(...rtts) < 150, `D-Bus round trips up to ${Math.max(...rtts)} ms (of ${rtts.length})`);
@@ -108,9 +110,25 @@ describe('expression budget end to end', { concurrency: false }, () => {
     assert.equal(runaway['/Info/MaxChargeCurrent']!.value, null);
 
     // One warning per path however many messages: rate-limited.
-    assert.equal(d.count(/runaway: \/Info\/MaxChargeVoltage invalid: expression failed: regex \/\(x\|xx\)\+y\/ ran longer than the expression's 100 ms/), 1, d.log);
-    assert.equal(d.count(/runaway: \/Info\/MaxChargeCurrent invalid: expression failed: expression made a string of 2,097,152 characters/), 1, d.log);
-    assert.equal(d.count(/runaway: \/Info\/MaxDischargeCurrent invalid: expression failed: expression (ran longer than 100 ms|used more than \d+ MB of memory)/), 1, d.log);
+    assert.equal(
+      d.count(
+        /runaway: \/Info\/MaxChargeVoltage invalid: expression failed: regex \/\(x\|xx\)\+y\/ ran longer than the expression's 100 ms/,
+      ),
+      1,
+      d.log,
+    );
+    assert.equal(
+      d.count(/runaway: \/Info\/MaxChargeCurrent invalid: expression failed: expression made a string of 2,097,152 characters/),
+      1,
+      d.log,
+    );
+    assert.equal(
+      d.count(
+        /runaway: \/Info\/MaxDischargeCurrent invalid: expression failed: expression (ran longer than 100 ms|used more than \d+ MB of memory)/,
+      ),
+      1,
+      d.log,
+    );
     assert.doesNotMatch(d.log, /good: .* invalid/);
     assert.equal(d.child.exitCode, null, 'vbat is still running');
     const r = await d.stop();

@@ -27,7 +27,18 @@ describe('vbat run', { concurrency: false }, () => {
     assert.deepEqual(items['/Connected'], { value: 0, type: 'i', text: '0' });
     assert.deepEqual(items['/DeviceInstance'], { value: 41, type: 'i', text: '41' });
     assert.deepEqual(items['/Dc/0/Voltage'], { value: null, type: 'ai', text: '---' });
-    for (const p of ['/Mgmt/ProcessName', '/Mgmt/ProcessVersion', '/Mgmt/Connection', '/ProductId', '/ProductName', '/CustomName', '/FirmwareVersion', '/HardwareVersion', '/Serial']) assert.ok(p in items, p);
+    for (const p of [
+      '/Mgmt/ProcessName',
+      '/Mgmt/ProcessVersion',
+      '/Mgmt/Connection',
+      '/ProductId',
+      '/ProductName',
+      '/CustomName',
+      '/FirmwareVersion',
+      '/HardwareVersion',
+      '/Serial',
+    ])
+      assert.ok(p in items, p);
     assert.equal(items['/ProductId']!.text, '0xFFFF');
 
     await w.publish('e2e/a', FULL);
@@ -67,7 +78,14 @@ describe('vbat run', { concurrency: false }, () => {
     const t0 = Date.now();
     const stale = await w.until(SVC('stale'), (i) => i['/Connected']!.value === 0, 'stale', 6000);
     assert.ok(Date.now() - t0 < 4000);
-    for (const p of ['/Info/MaxChargeVoltage', '/Info/MaxChargeCurrent', '/Info/MaxDischargeCurrent', '/Dc/0/Voltage', '/Soc', '/Voltages/Cell1']) {
+    for (const p of [
+      '/Info/MaxChargeVoltage',
+      '/Info/MaxChargeCurrent',
+      '/Info/MaxDischargeCurrent',
+      '/Dc/0/Voltage',
+      '/Soc',
+      '/Voltages/Cell1',
+    ]) {
       assert.deepEqual(stale[p], { value: null, type: 'ai', text: '---' }, `${p} invalid when stale`);
     }
     assert.ok('/Info/MaxChargeVoltage' in stale, 'the service stays registered with all its paths');
@@ -75,7 +93,11 @@ describe('vbat run', { concurrency: false }, () => {
     await w.publish('e2e/stale', { Dc: { Power: 10, Voltage: 53 }, Soc: 70, Info: { MaxChargeVoltage: 55.6 } });
     const back = await w.until(SVC('stale'), (i) => i['/Connected']!.value === 1, 'recovered');
     assert.equal(back['/Info/MaxChargeVoltage']!.value, 55.6);
-    assert.deepEqual(back['/Info/MaxChargeCurrent'], { value: null, type: 'ai', text: '---' }, 'nothing from before the silence comes back');
+    assert.deepEqual(
+      back['/Info/MaxChargeCurrent'],
+      { value: null, type: 'ai', text: '---' },
+      'nothing from before the silence comes back',
+    );
     await d.stop();
   });
 
@@ -124,7 +146,16 @@ describe('vbat run', { concurrency: false }, () => {
 
   test('two batteries in one process, each its own service and connection', async () => {
     const cfg = join(tmp, 'two.yaml');
-    writeFileSync(cfg, [`mqtt: {url: "${w.broker.url}"}`, 'batteries:', '  - {name: left, topic: e2e/left, instance: 50}', '  - {name: right, topic: e2e/right, instance: 51, customName: Right pack}', ''].join('\n'));
+    writeFileSync(
+      cfg,
+      [
+        `mqtt: {url: "${w.broker.url}"}`,
+        'batteries:',
+        '  - {name: left, topic: e2e/left, instance: 50}',
+        '  - {name: right, topic: e2e/right, instance: 51, customName: Right pack}',
+        '',
+      ].join('\n'),
+    );
     const d = w.vbat(['--config', cfg]);
     await d.waitLog(/right: subscribed to/);
     await d.waitLog(/left: subscribed to/);
@@ -141,13 +172,29 @@ describe('vbat run', { concurrency: false }, () => {
 
   test('several sources: an optional one going stale drops only its values, a required one the battery', async () => {
     const cfg = join(tmp, 'multi.yaml');
-    writeFileSync(cfg, [`mqtt: {url: "${w.broker.url}"}`, 'batteries:', '  - name: multi', '    instance: 60', '    timeout: 30', '    topics:', '      - {topic: e2e/multi/basic, timeout: 2.5}', '      - {topic: e2e/multi/cells, timeout: 1, required: false}', ''].join('\n'));
+    writeFileSync(
+      cfg,
+      [
+        `mqtt: {url: "${w.broker.url}"}`,
+        'batteries:',
+        '  - name: multi',
+        '    instance: 60',
+        '    timeout: 30',
+        '    topics:',
+        '      - {topic: e2e/multi/basic, timeout: 2.5}',
+        '      - {topic: e2e/multi/cells, timeout: 1, required: false}',
+        '',
+      ].join('\n'),
+    );
     const d = w.vbat(['--config', cfg]);
     await d.waitLog(/subscribed to/);
     await w.publish('e2e/multi/cells', { Voltages: { Cell1: 3.3, Cell2: 3.31 } });
     await w.publish('e2e/multi/basic', { Dc: { Power: 5, Voltage: 52 }, Soc: 60 });
     await w.until(SVC('multi'), (i) => i['/Voltages/Cell2']!.value === 3.31 && i['/Soc']!.value === 60, 'both sources');
-    const keepBasic = setInterval(() => void w.publish('e2e/multi/basic', { Dc: { Power: 5, Voltage: 52 }, Soc: 61 }).catch(() => undefined), 300);
+    const keepBasic = setInterval(
+      () => void w.publish('e2e/multi/basic', { Dc: { Power: 5, Voltage: 52 }, Soc: 61 }).catch(() => undefined),
+      300,
+    );
     try {
       const items = await w.until(SVC('multi'), (i) => i['/Voltages/Cell1']!.value === null, 'cells dropped', 5000);
       assert.equal(items['/Connected']!.value, 1, 'an optional source does not make the battery stale');
@@ -192,7 +239,10 @@ describe('vbat run', { concurrency: false }, () => {
 
   test('a bad config is refused with file and line before anything connects', async () => {
     const cfg = join(tmp, 'bad.yaml');
-    writeFileSync(cfg, ['mqtt:', '  url: mqtt://127.0.0.1:1', 'batteries:', '  - name: x', '    topic: a/#/b', '    colour: red', ''].join('\n'));
+    writeFileSync(
+      cfg,
+      ['mqtt:', '  url: mqtt://127.0.0.1:1', 'batteries:', '  - name: x', '    topic: a/#/b', '    colour: red', ''].join('\n'),
+    );
     const d = w.vbat(['--config', cfg]);
     assert.equal(await d.exit(), 1);
     assert.match(d.log, new RegExp(`${cfg.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:6: batteries › 0 › colour: unknown key "colour"`));

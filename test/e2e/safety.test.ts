@@ -12,7 +12,11 @@ import { Client, sleep } from '../dbus/helpers.js';
 import { World } from './harness.js';
 
 const SVC = (name: string) => `com.victronenergy.battery.vbat_${name}`;
-const FULL = { Dc: { Power: 321.6, Voltage: 52.7, Current: 6.1 }, Soc: 63, Info: { MaxChargeVoltage: 55.2, MaxChargeCurrent: 80, MaxDischargeCurrent: 100 } };
+const FULL = {
+  Dc: { Power: 321.6, Voltage: 52.7, Current: 6.1 },
+  Soc: 63,
+  Info: { MaxChargeVoltage: 55.2, MaxChargeCurrent: 80, MaxDischargeCurrent: 100 },
+};
 const MIN = { Dc: { Power: 100, Voltage: 50 }, Soc: 60 };
 const LIMITS = ['/Info/MaxChargeVoltage', '/Info/MaxChargeCurrent', '/Info/MaxDischargeCurrent'];
 
@@ -41,7 +45,18 @@ describe('safety end to end', { concurrency: false }, () => {
 
   test('prototype pollution through a topic level (one value per topic): refused', async () => {
     const capture = JSON.parse(readFileSync(fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'), 'utf8')) as Record<string, string>;
-    const d = w.vbat(['--broker', w.broker.url, '--topic', 'jk-bms/#', '--mapping', 'mappings/esphome-jk-bms.yaml', '--name', 'jk', '--instance', '61']);
+    const d = w.vbat([
+      '--broker',
+      w.broker.url,
+      '--topic',
+      'jk-bms/#',
+      '--mapping',
+      'mappings/esphome-jk-bms.yaml',
+      '--name',
+      'jk',
+      '--instance',
+      '61',
+    ]);
     await d.waitLog(/subscribed to/);
     for (const level of ['__proto__', 'constructor', 'prototype']) await w.publish(`jk-bms/${level}/power/state`, '999');
     for (const [topic, payload] of Object.entries(capture)) await w.publish(topic, payload);

@@ -65,7 +65,10 @@ test('tree: one plain value per topic, keyed by the levels under #', () => {
   b.accept('jk-bms/sensor/total_voltage/state', '52.70');
   b.accept('jk-bms/binary_sensor/balancing/state', 'ON');
   b.accept('jk-bms/sensor/cell_voltage_1/state', '3.301');
-  assert.deepEqual(doc(b), { sensor: { total_voltage: { state: 52.7 }, cell_voltage_1: { state: 3.301 } }, binary_sensor: { balancing: { state: 'ON' } } });
+  assert.deepEqual(doc(b), {
+    sensor: { total_voltage: { state: 52.7 }, cell_voltage_1: { state: 3.301 } },
+    binary_sensor: { balancing: { state: 'ON' } },
+  });
   assert.equal(b.topicCount, 3);
 });
 

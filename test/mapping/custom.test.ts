@@ -21,7 +21,12 @@ paths:
   /Constant: {type: i, value: 7}
 `;
 
-const doc = { packs: [{ soc: 80.6, voltage: 52, current: 10, name: 'A' }, { soc: 120, voltage: 53, current: -4, name: 'B' }] };
+const doc = {
+  packs: [
+    { soc: 80.6, voltage: 52, current: 10, name: 'A' },
+    { soc: 120, voltage: 53, current: -4, name: 'B' },
+  ],
+};
 
 test('JSONata expressions, variables and $path across paths', async () => {
   const m = parseMapping(MAPPING);

@@ -13,7 +13,11 @@ async function run(payload: unknown, opts: { evaluator?: Evaluator; now?: number
   const acc = b.accept('t', typeof payload === 'string' ? payload : JSON.stringify(payload));
   assert.ok(acc.ok, acc.ok ? '' : acc.reason);
   const result = await ev.evaluate(acc.doc, opts.now ?? 0);
-  const get = (p: string) => ({ value: result.values[idx(mapping, p)], text: result.texts[idx(mapping, p)], source: result.origins[idx(mapping, p)] });
+  const get = (p: string) => ({
+    value: result.values[idx(mapping, p)],
+    text: result.texts[idx(mapping, p)],
+    source: result.origins[idx(mapping, p)],
+  });
   return { result, get, evaluator: ev };
 }
 const idx = (m: CompiledMapping, p: string) => m.byPath.get(p)!.index;
@@ -64,10 +68,16 @@ test('TimeToGo: to 100 % charging, to the configured SoC discharging, 30 days at
 test('TimeToGo is recomputed only every ttgInterval seconds', async () => {
   const first = await run({ ...base, InstalledCapacity: 200 }, { now: 1_000_000 });
   const before = first.get('/TimeToGo').value;
-  const later = await run({ Dc: { Power: -1060.8, Voltage: 52 }, Soc: 50, InstalledCapacity: 200 }, { evaluator: first.evaluator, now: 1_000_000 + 299_000 });
+  const later = await run(
+    { Dc: { Power: -1060.8, Voltage: 52 }, Soc: 50, InstalledCapacity: 200 },
+    { evaluator: first.evaluator, now: 1_000_000 + 299_000 },
+  );
   assert.equal(later.get('/TimeToGo').value, before, 'kept inside the interval');
   assert.equal(later.get('/TimeToGo').source, Origin.Held);
-  const after = await run({ Dc: { Power: -1060.8, Voltage: 52 }, Soc: 50, InstalledCapacity: 200 }, { evaluator: first.evaluator, now: 1_000_000 + 300_000 });
+  const after = await run(
+    { Dc: { Power: -1060.8, Voltage: 52 }, Soc: 50, InstalledCapacity: 200 },
+    { evaluator: first.evaluator, now: 1_000_000 + 300_000 },
+  );
   assert.equal(after.get('/TimeToGo').value, Math.round((80 / 20.4) * 3600), 'recomputed after it');
 });
 
@@ -104,7 +114,12 @@ test('merge: a field a later message leaves out keeps its value, like the seed',
 });
 
 test('wrong types, NaN-like and out-of-range values make only their own path invalid', async () => {
-  const r = await run({ ...base, Dc: { Power: 100, Voltage: 52, Temperature: 'hot' }, Balances: { Cell1: 1e12 }, System: { MinCellVoltage: { v: 1 } } });
+  const r = await run({
+    ...base,
+    Dc: { Power: 100, Voltage: 52, Temperature: 'hot' },
+    Balances: { Cell1: 1e12 },
+    System: { MinCellVoltage: { v: 1 } },
+  });
   assert.equal(r.get('/Dc/0/Temperature').value, null);
   assert.match(r.result.problems[idx(mapping, '/Dc/0/Temperature')]!, /expected a number, got the string "hot"/);
   assert.match(r.result.problems[idx(mapping, '/Balances/Cell1')]!, /out of range for D-Bus type i/);
@@ -119,5 +134,8 @@ test('changed lists only paths whose value or text changed', async () => {
   const again = await run(base, { evaluator: first.evaluator });
   assert.deepEqual(again.result.changed, []);
   const next = await run({ ...base, Soc: 51 }, { evaluator: first.evaluator });
-  assert.deepEqual(next.result.changed.map((i) => mapping.paths[i]!.path), ['/Soc']);
+  assert.deepEqual(
+    next.result.changed.map((i) => mapping.paths[i]!.path),
+    ['/Soc'],
+  );
 });

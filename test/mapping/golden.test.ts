@@ -11,7 +11,11 @@ import { DocumentBuilder } from '../../src/input/index.js';
 import { Evaluator, loadMapping } from '../../src/mapping/index.js';
 import { fixture, mappingFile } from '../support/paths.js';
 
-interface ExpectedItem { Value: unknown; Text: string; Type: string }
+interface ExpectedItem {
+  Value: unknown;
+  Text: string;
+  Type: string;
+}
 
 /** Paths the original typed by the JSON literal (int) that the contract makes doubles. */
 const CONTRACT_TYPES: Record<string, string> = {
@@ -22,7 +26,19 @@ const CONTRACT_TYPES: Record<string, string> = {
 };
 
 /** Paths the service adds (identity, management); the mapping owns the 169 data paths. */
-const SERVICE_PATHS = new Set(['/Mgmt/ProcessName', '/Mgmt/ProcessVersion', '/Mgmt/Connection', '/DeviceInstance', '/ProductId', '/ProductName', '/CustomName', '/FirmwareVersion', '/Connected', '/UpdateIndex', '/Latency']);
+const SERVICE_PATHS = new Set([
+  '/Mgmt/ProcessName',
+  '/Mgmt/ProcessVersion',
+  '/Mgmt/Connection',
+  '/DeviceInstance',
+  '/ProductId',
+  '/ProductName',
+  '/CustomName',
+  '/FirmwareVersion',
+  '/Connected',
+  '/UpdateIndex',
+  '/Latency',
+]);
 
 async function evaluateSeed(name: string) {
   const mapping = loadMapping(mappingFile('default.yaml'));
@@ -37,7 +53,9 @@ async function evaluateSeed(name: string) {
 for (const name of ['seed-full', 'seed-min']) {
   test(`default mapping reproduces the original driver on ${name}.json`, async () => {
     const { mapping, expected, ev } = await evaluateSeed(name);
-    const dataPaths = Object.keys(expected).filter((p) => !SERVICE_PATHS.has(p)).sort();
+    const dataPaths = Object.keys(expected)
+      .filter((p) => !SERVICE_PATHS.has(p))
+      .sort();
     assert.equal(dataPaths.length, 169);
     assert.deepEqual(mapping.paths.map((p) => p.path).sort(), dataPaths, 'the mapping exports exactly the original data paths');
     assert.deepEqual(ev.missingRequired, []);
@@ -47,7 +65,7 @@ for (const name of ['seed-full', 'seed-min']) {
       assert.equal(value, want.Value, `${p.path} value`);
       assert.equal(ev.texts[p.index], want.Text, `${p.path} text`);
       assert.equal(ev.problems[p.index], undefined, `${p.path} has no warning`);
-      const wantType = want.Type === 'ai' ? undefined : CONTRACT_TYPES[p.path] ?? want.Type;
+      const wantType = want.Type === 'ai' ? undefined : (CONTRACT_TYPES[p.path] ?? want.Type);
       if (wantType) assert.equal(p.type, wantType, `${p.path} D-Bus type`);
     }
   });
@@ -56,7 +74,21 @@ for (const name of ['seed-full', 'seed-min']) {
 test('measurements are doubles; alarms, counters and flags int32; ids strings', () => {
   const mapping = loadMapping(mappingFile('default.yaml'));
   const typeOf = (path: string) => mapping.byPath.get(path)!.type;
-  for (const p of ['/Dc/0/Power', '/Dc/0/Voltage', '/Dc/0/Current', '/Dc/0/Temperature', '/Soc', '/Capacity', '/Info/MaxChargeVoltage', '/Info/MaxChargeCurrent', '/Info/MaxDischargeCurrent', '/Voltages/Cell7', '/System/MinCellVoltage']) assert.equal(typeOf(p), 'd', p);
-  for (const p of ['/Alarms/LowVoltage', '/Balances/Cell3', '/History/ChargeCycles', '/System/NrOfModulesOnline', '/Io/AllowToCharge']) assert.equal(typeOf(p), 'i', p);
+  for (const p of [
+    '/Dc/0/Power',
+    '/Dc/0/Voltage',
+    '/Dc/0/Current',
+    '/Dc/0/Temperature',
+    '/Soc',
+    '/Capacity',
+    '/Info/MaxChargeVoltage',
+    '/Info/MaxChargeCurrent',
+    '/Info/MaxDischargeCurrent',
+    '/Voltages/Cell7',
+    '/System/MinCellVoltage',
+  ])
+    assert.equal(typeOf(p), 'd', p);
+  for (const p of ['/Alarms/LowVoltage', '/Balances/Cell3', '/History/ChargeCycles', '/System/NrOfModulesOnline', '/Io/AllowToCharge'])
+    assert.equal(typeOf(p), 'i', p);
   for (const p of ['/System/MinVoltageCellId', '/Info/ChargeMode']) assert.equal(typeOf(p), 's', p);
 });

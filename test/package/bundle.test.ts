@@ -25,11 +25,23 @@ const node = (args: string[], cwd: string) => runCommand(process.execPath, args,
 
 test('npm run package writes vbat-<version>.tar.gz holding the bundle, data, sample config, service and scripts', () => {
   assert.match(rel.buildOutput, new RegExp(`vbat-${VERSION.replace(/\./g, '\\.')}\\.tar\\.gz: \\d+ KiB`));
-  const files = (dir: string) => readdirSync(join(repoRoot, dir)).sort().map((f) => `${dir}/${f}`);
+  const files = (dir: string) =>
+    readdirSync(join(repoRoot, dir))
+      .sort()
+      .map((f) => `${dir}/${f}`);
   const expected = [
-    'vbat.js', 'VERSION', 'README.md', 'THIRD-PARTY-NOTICES.txt', 'config.sample.yaml',
-    'install.sh', 'uninstall.sh', 'restart.sh', 'service/run', 'service/log/run',
-    ...files('mappings'), ...files('schemas'),
+    'vbat.js',
+    'VERSION',
+    'README.md',
+    'THIRD-PARTY-NOTICES.txt',
+    'config.sample.yaml',
+    'install.sh',
+    'uninstall.sh',
+    'restart.sh',
+    'service/run',
+    'service/log/run',
+    ...files('mappings'),
+    ...files('schemas'),
   ];
   const listed: string[] = [];
   const walk = (dir: string, prefix: string) => {
@@ -78,7 +90,10 @@ describe('the bundle runs with no node_modules anywhere above it', () => {
   });
 
   test('from another folder too: it finds its schemas beside itself, not in the working folder', async () => {
-    const r = await node([join(vbatDir, 'vbat.js'), 'check', '--json', join(vbatDir, 'mappings', 'default.yaml'), fixture('seed', 'seed-min.json')], rel.tmp);
+    const r = await node(
+      [join(vbatDir, 'vbat.js'), 'check', '--json', join(vbatDir, 'mappings', 'default.yaml'), fixture('seed', 'seed-min.json')],
+      rel.tmp,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { payloads: { paths: unknown[] }[] }).payloads[0]!.paths.length, 169);
   });
@@ -118,7 +133,13 @@ describe('the installed service runs the bundle: MQTT in, D-Bus out', { concurre
     const dir = join(root, 'data', 'etc', 'vbat');
     writeFileSync(
       join(dir, 'config.yaml'),
-      [`bus: "${w.bus.address}"`, `mqtt: {url: "${w.broker.url}"}`, 'batteries:', '  - {name: pkg, topic: pkg/house, instance: 77}', ''].join('\n'),
+      [
+        `bus: "${w.bus.address}"`,
+        `mqtt: {url: "${w.broker.url}"}`,
+        'batteries:',
+        '  - {name: pkg, topic: pkg/house, instance: 77}',
+        '',
+      ].join('\n'),
     );
     // Started as supervise does: in the service folder (reached through the /service link).
     const child = spawn('./run', [], { cwd: join(dir, 'service'), env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,7 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildRelease, cleanEnv, filesBelow, listing, runCommand, unpackInto, VERSION, type Release } from './release.js';
@@ -48,7 +59,10 @@ test('the first install writes the release to /data/etc/vbat, config.yaml, the /
   assert.match(r.out, /linked \/service\/vbat -> \/data\/etc\/vbat\/service/);
   assert.match(r.out, /nothing started/);
 
-  assert.deepEqual(filesBelow(root), [...releaseFiles.map((f) => `${INSTALL}/${f}`), `${INSTALL}/config.yaml`, 'data/rc.local', 'service/vbat'].sort());
+  assert.deepEqual(
+    filesBelow(root),
+    [...releaseFiles.map((f) => `${INSTALL}/${f}`), `${INSTALL}/config.yaml`, 'data/rc.local', 'service/vbat'].sort(),
+  );
   for (const f of releaseFiles) {
     assert.deepEqual(readFileSync(join(root, INSTALL, f)), readFileSync(join(src, f)), f);
     assert.equal(mode(root, `${INSTALL}/${f}`), statSync(join(src, f)).mode & 0o777, `mode of ${f}`);
@@ -100,7 +114,8 @@ test('an update replaces the program files, keeps config.yaml and mappings of th
   assert.match(r.out, /updating \/data\/etc\/vbat \(was 0\.0\.1\)\n {2}3 file\(s\) written/);
   assert.equal(read(root, `${INSTALL}/config.yaml`), config);
   assert.equal(mode(root, `${INSTALL}/config.yaml`), 0o600);
-  for (const f of ['vbat.js', 'VERSION', 'mappings/default.yaml']) assert.deepEqual(readFileSync(join(root, INSTALL, f)), readFileSync(join(src, f)), f);
+  for (const f of ['vbat.js', 'VERSION', 'mappings/default.yaml'])
+    assert.deepEqual(readFileSync(join(root, INSTALL, f)), readFileSync(join(src, f)), f);
   assert.equal(mode(root, `${INSTALL}/vbat.js`), 0o755);
   assert.equal(read(root, `${INSTALL}/mappings/my-bms.yaml`), 'name: mine\n');
 });
@@ -197,7 +212,12 @@ test('the scripts explain themselves and reject unknown options', async () => {
 test('service/run waits, saying so, while config.yaml is still the sample', async () => {
   const root = newRoot();
   assert.equal((await install(root)).code, 0);
-  const child = spawn('./run', [], { cwd: join(root, INSTALL, 'service'), env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('./run', [], {
+    cwd: join(root, INSTALL, 'service'),
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

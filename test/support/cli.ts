@@ -12,7 +12,11 @@ export interface CliResult {
 export const CLI_ENTRY = join(repoRoot, 'src', 'cli', 'main.ts');
 
 /** Runs a command to its end (bounded), capturing its output. */
-export function runCommand(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCommand(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd ?? repoRoot, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -33,5 +37,8 @@ export function runCommand(cmd: string, args: string[], opts: { cwd?: string; en
 
 /** `vbat ARGS` from the source tree. */
 export function runCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return runCommand(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { timeoutMs: opts.timeoutMs, env: { ...process.env, ...opts.env } });
+  return runCommand(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+    timeoutMs: opts.timeoutMs,
+    env: { ...process.env, ...opts.env },
+  });
 }

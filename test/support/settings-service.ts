@@ -26,7 +26,8 @@ export async function startSettingsService(address: string, initial: Record<stri
   });
   const values = new Map<string, string | number>(Object.entries(initial));
   const calls: string[] = [];
-  const variant = (v: string | number) => (typeof v === 'string' ? new Variant('s', v) : Number.isInteger(v) ? new Variant('i', v) : new Variant('d', v));
+  const variant = (v: string | number) =>
+    typeof v === 'string' ? new Variant('s', v) : Number.isInteger(v) ? new Variant('i', v) : new Variant('d', v);
 
   const freeInstance = (path: string, wanted: string): string => {
     const [cls, n] = wanted.split(':');
@@ -62,7 +63,11 @@ export async function startSettingsService(address: string, initial: Record<stri
         if (msg.path.endsWith('/ClassAndVrmInstance')) v = freeInstance(msg.path, String(v));
         values.set(msg.path, v);
         bus.send(Message.newMethodReturn(msg, 'i', [0]));
-        bus.send(Message.newSignal(msg.path, 'com.victronenergy.BusItem', 'PropertiesChanged', 'a{sv}', [{ Value: variant(v), Text: new Variant('s', String(v)) }]));
+        bus.send(
+          Message.newSignal(msg.path, 'com.victronenergy.BusItem', 'PropertiesChanged', 'a{sv}', [
+            { Value: variant(v), Text: new Variant('s', String(v)) },
+          ]),
+        );
         return true;
       }
     }

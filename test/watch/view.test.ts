@@ -11,7 +11,8 @@ const NOW = new Date(2024, 5, 1, 12, 34, 56).getTime();
 function snapshot(values: Record<string, unknown>, extra: Partial<Snapshot> = {}): Snapshot {
   const items = new Map<string, WatchedItem>();
   for (const [path, value] of Object.entries(values)) {
-    const type = value === null ? 'ai' : typeof value === 'string' ? 's' : typeof value === 'bigint' ? 'x' : Number.isInteger(value) ? 'i' : 'd';
+    const type =
+      value === null ? 'ai' : typeof value === 'string' ? 's' : typeof value === 'bigint' ? 'x' : Number.isInteger(value) ? 'i' : 'd';
     items.set(path, { value, type, text: value === null ? '---' : String(value) });
   }
   return { service: 'com.victronenergy.battery.vbat_demo', owner: ':1.7', items, updates: 321, lastChange: NOW - 400, ...extra };
@@ -85,7 +86,9 @@ describe('renderView', () => {
   });
 
   test('invalid values show ---; a stale battery says so', () => {
-    const text = renderView(snapshot({ '/Connected': 0, '/Soc': null, '/Dc/0/Voltage': null, '/Info/MaxChargeCurrent': null }), { now: NOW }).join('\n');
+    const text = renderView(snapshot({ '/Connected': 0, '/Soc': null, '/Dc/0/Voltage': null, '/Info/MaxChargeCurrent': null }), {
+      now: NOW,
+    }).join('\n');
     assert.match(text, /^Connected +NO$/m);
     assert.match(text, /^SoC +--- +\[ {30}\]/m);
     assert.match(text, /CCL ---/);
@@ -99,7 +102,18 @@ describe('renderView', () => {
   });
 
   test('long alarm lists wrap under their label, within the width', () => {
-    const many = Object.fromEntries(['LowVoltage', 'HighVoltage', 'LowSoc', 'HighChargeCurrent', 'HighDischargeCurrent', 'CellImbalance', 'HighTemperature', 'LowCellVoltage'].map((a) => [`/Alarms/${a}`, 1]));
+    const many = Object.fromEntries(
+      [
+        'LowVoltage',
+        'HighVoltage',
+        'LowSoc',
+        'HighChargeCurrent',
+        'HighDischargeCurrent',
+        'CellImbalance',
+        'HighTemperature',
+        'LowCellVoltage',
+      ].map((a) => [`/Alarms/${a}`, 1]),
+    );
     const lines = renderView(snapshot({ '/Connected': 1, ...many }), { now: NOW });
     const at = lines.findIndex((l) => l.startsWith('Alarms'));
     assert.ok(lines[at + 1]!.startsWith(' '.repeat(15)), 'continued');
@@ -151,7 +165,8 @@ describe('LiveView', () => {
     view.start();
     view.stop();
     // eslint-disable-next-line no-control-regex -- stripping the terminal's escape sequences
-    const screen = out.split('\x1b[H').pop()!.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
+    const screen = out.split('\x1b[H').pop()!.replace(ESCAPES, '');
     const lines = screen.split('\n').filter(Boolean);
     assert.equal(lines.length, 9);
     for (const l of lines) assert.ok(l.length <= 39, l);
@@ -160,7 +175,10 @@ describe('LiveView', () => {
   test('a pipe gets at most one line a second, and the last state at the end', async () => {
     const lines: string[] = [];
     let soc = 50;
-    const view = new LiveView(() => snapshot({ '/Connected': 1, '/Soc': soc }), { out: { write: (s: string) => lines.push(s) }, tty: false });
+    const view = new LiveView(() => snapshot({ '/Connected': 1, '/Soc': soc }), {
+      out: { write: (s: string) => lines.push(s) },
+      tty: false,
+    });
     view.start();
     for (let i = 0; i < 10; i++) {
       soc = 50 + i;

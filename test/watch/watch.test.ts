@@ -70,7 +70,11 @@ describe('vbat watch', () => {
     assert.deepEqual(snap.items['/Dc/0/Current'], { value: null, type: 'ai', text: '---' }, 'invalid');
     assert.deepEqual(snap.items['/Dc/0/Power'], { value: -300, type: 'i', text: '-300W' });
     assert.deepEqual(snap.items['/Soc'], { value: 63, type: 'y', text: '63%' });
-    assert.deepEqual(snap.items['/History/ChargedEnergy'], { value: 123456789012, type: 'x', text: '123456789012' }, 'int64 as a JSON number');
+    assert.deepEqual(
+      snap.items['/History/ChargedEnergy'],
+      { value: 123456789012, type: 'x', text: '123456789012' },
+      'int64 as a JSON number',
+    );
     assert.deepEqual(snap.items['/History/Counter'], { value: 42, type: 't', text: '42' });
     assert.deepEqual(snap.items['/System/Temp'], { value: -5, type: 'n', text: '-5' });
     assert.equal(snap.items['/Io/AllowToCharge']!.type, 'b');
@@ -104,7 +108,10 @@ describe('vbat watch', () => {
   test('live, not a terminal: one compact line per update, at most once a second; SIGINT exits 0', async () => {
     const name = uniqueServiceName('live');
     const svc = await start(name);
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'watch', '--bus', bus.address, name], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'watch', '--bus', bus.address, name], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -169,7 +176,10 @@ describe('vbat watch', () => {
       await waitFor(() => w.snapshot.owner === undefined, 'the owner gone');
       const second = await start(name);
       second.apply(new Map([['/Soc', { value: 12, text: '12%' }]]));
-      await waitFor(() => w.snapshot.owner === second.uniqueName && w.snapshot.items.get('/Soc')?.value === 12, 'reloaded from the new owner');
+      await waitFor(
+        () => w.snapshot.owner === second.uniqueName && w.snapshot.items.get('/Soc')?.value === 12,
+        'reloaded from the new owner',
+      );
     });
 
     test('watching a name before it exists', async () => {
@@ -179,7 +189,10 @@ describe('vbat watch', () => {
       assert.equal(w.snapshot.owner, undefined);
       assert.equal(w.snapshot.items.size, 0);
       const svc = await start(name);
-      await waitFor(() => w.snapshot.owner === svc.uniqueName && w.snapshot.items.size === batteryItems().length, 'loaded when it appeared');
+      await waitFor(
+        () => w.snapshot.owner === svc.uniqueName && w.snapshot.items.size === batteryItems().length,
+        'loaded when it appeared',
+      );
     });
   });
 });

@@ -44,10 +44,15 @@ export async function build(nodeFlags = deviceNodeFlags()): Promise<Build> {
   const t = Date.now();
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   const diagnostics = await new Promise<string | undefined>((resolve, reject) => {
-    execFile(process.execPath, [tsc, '-p', join(BENCH_DIR, 'tsconfig.bench.json')], { cwd: repoRoot, timeout: 180_000 }, (err, stdout, stderr) => {
-      if (err && (err as { killed?: boolean }).killed) reject(new Error('tsc did not finish within 180 s'));
-      else resolve(err ? `${stdout}${stderr}`.trim() : undefined);
-    });
+    execFile(
+      process.execPath,
+      [tsc, '-p', join(BENCH_DIR, 'tsconfig.bench.json')],
+      { cwd: repoRoot, timeout: 180_000 },
+      (err, stdout, stderr) => {
+        if (err && (err as { killed?: boolean }).killed) reject(new Error('tsc did not finish within 180 s'));
+        else resolve(err ? `${stdout}${stderr}`.trim() : undefined);
+      },
+    );
   });
   for (const dir of ['mappings', 'schemas']) {
     const link = join(BUILD_DIR, dir);
@@ -62,7 +67,8 @@ export async function build(nodeFlags = deviceNodeFlags()): Promise<Build> {
     nodeFlags,
     ...(diagnostics ? { diagnostics } : {}),
   };
-  for (const f of [out.vbatMain, out.floorProcess]) if (!existsSync(f)) throw new Error(`build produced no ${f}${diagnostics ? `:\n${diagnostics}` : ''}`);
+  for (const f of [out.vbatMain, out.floorProcess])
+    if (!existsSync(f)) throw new Error(`build produced no ${f}${diagnostics ? `:\n${diagnostics}` : ''}`);
   return out;
 }
 

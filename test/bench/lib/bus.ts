@@ -34,7 +34,15 @@ export class BusReader {
     return () => this.listeners.delete(fn);
   }
 
-  call(dest: string, path: string, member: string, signature = '', body: unknown[] = [], iface = IFACE, timeoutMs = 5000): Promise<Message> {
+  call(
+    dest: string,
+    path: string,
+    member: string,
+    signature = '',
+    body: unknown[] = [],
+    iface = IFACE,
+    timeoutMs = 5000,
+  ): Promise<Message> {
     return bounded(
       this.bus.call(new Message({ destination: dest, path, interface: iface, member, signature, body })).then((r) => r!),
       `${member} ${path} on ${dest}`,
@@ -80,7 +88,14 @@ export class BusReader {
   }
 
   /** Poll (bounded) until `cond(value of path)` holds. Resolves with the time it was seen. */
-  async until(service: string, path: string, cond: (v: unknown) => boolean, what: string, timeoutMs = 10_000, everyMs = 10): Promise<number> {
+  async until(
+    service: string,
+    path: string,
+    cond: (v: unknown) => boolean,
+    what: string,
+    timeoutMs = 10_000,
+    everyMs = 10,
+  ): Promise<number> {
     const end = Date.now() + timeoutMs;
     let last: unknown;
     for (;;) {

@@ -112,7 +112,11 @@ export class Proc {
   static node(name: string, script: string, args: string[], opts: { cwd?: string; stdin?: boolean; nodeFlags?: string[] } = {}): Proc {
     const env = { ...process.env };
     delete env['NODE_OPTIONS'];
-    const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), script, ...args], { cwd: opts.cwd, env, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), script, ...args], {
+      cwd: opts.cwd,
+      env,
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     return new Proc(name, child);
   }
 

@@ -16,7 +16,10 @@ export function quantile(sorted: readonly number[], q: number): number {
 }
 
 export function median(samples: readonly number[]): number {
-  return quantile([...samples].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...samples].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 export interface Distribution {
@@ -61,7 +64,11 @@ export interface Figure {
   note?: string;
 }
 
-export function figure(value: number | null, unit: string, opts: { floor?: number | null; target?: Target; digits?: number; note?: string } = {}): Figure {
+export function figure(
+  value: number | null,
+  unit: string,
+  opts: { floor?: number | null; target?: Target; digits?: number; note?: string } = {},
+): Figure {
   const digits = opts.digits ?? 3;
   const f: Figure = { value: value === null || !Number.isFinite(value) ? null : round(value, digits), unit };
   if (opts.floor !== undefined) {
