@@ -74,7 +74,13 @@ export class MqttSource {
     this.opts.log.info(`MQTT connected to ${safeUrl(this.opts.config.url)}`);
     client.subscribe(this.opts.topics, { qos: this.opts.config.qos }, (err, granted) => {
       if (err) this.opts.log.error(`MQTT subscribe to ${this.opts.topics.join(', ')} failed: ${err.message}`);
-      else if (granted?.some((g) => g.qos === 128)) this.opts.log.error(`MQTT broker refused the subscription to ${granted.filter((g) => g.qos === 128).map((g) => g.topic).join(', ')}`);
+      else if (granted?.some((g) => g.qos === 128))
+        this.opts.log.error(
+          `MQTT broker refused the subscription to ${granted
+            .filter((g) => g.qos === 128)
+            .map((g) => g.topic)
+            .join(', ')}`,
+        );
       else this.opts.log.info(`subscribed to ${this.opts.topics.join(', ')}`);
     });
     this.opts.onState?.(true);
@@ -84,7 +90,9 @@ export class MqttSource {
     if (this.client !== client) return; // stopped on purpose
     if (this.connected) {
       this.connected = false;
-      this.opts.log.warn(`MQTT connection to ${safeUrl(this.opts.config.url)} lost${this.lastError ? ` (${this.lastError})` : ''}; reconnecting`);
+      this.opts.log.warn(
+        `MQTT connection to ${safeUrl(this.opts.config.url)} lost${this.lastError ? ` (${this.lastError})` : ''}; reconnecting`,
+      );
       this.opts.onState?.(false);
     }
     this.backoffMs = Math.min(this.backoffMs * 2, this.opts.config.reconnectMax * 1000);
@@ -95,7 +103,10 @@ export class MqttSource {
     const text = err.message;
     if (text === this.lastError) return;
     this.lastError = text;
-    if (!this.connected) this.opts.log.warn(`MQTT cannot connect to ${safeUrl(this.opts.config.url)}: ${text}; retrying with backoff up to ${this.opts.config.reconnectMax} s`);
+    if (!this.connected)
+      this.opts.log.warn(
+        `MQTT cannot connect to ${safeUrl(this.opts.config.url)}: ${text}; retrying with backoff up to ${this.opts.config.reconnectMax} s`,
+      );
   }
 
   async stop(): Promise<void> {
@@ -112,7 +123,19 @@ export class MqttSource {
   }
 }
 
-/** The broker URL without any user:password part. */
+/**
+ * The broker URL fit for a log line: never any user or password, whatever characters they hold.
+ * A password may contain `@`, `/` or `:` unescaped, so everything up to the last `@` (before any
+ * query or fragment) counts as userinfo; what remains is normalised by the WHATWG URL parser.
+ */
 export function safeUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//');
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?([^?#]*)(.*)$/i.exec(url)!;
+  const main = m[2]!;
+  const stripped = `${m[1] ?? ''}${main.slice(main.lastIndexOf('@') + 1)}${m[3]}`;
+  try {
+    const u = new URL(stripped);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return stripped;
+  }
 }
