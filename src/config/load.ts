@@ -29,21 +29,29 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): R
   const doc = file ? loadYamlFile(file) : { file: '<command line>', text: '', data: {}, lines: new Map<string, number>() };
   const data = (doc.data ?? {}) as Record<string, unknown>;
   applyFlags(data, flags);
-  const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(JSON.parse(readFileSync(schemaPath('config.schema.json'), 'utf8')) as object);
+  const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(
+    JSON.parse(readFileSync(schemaPath('config.schema.json'), 'utf8')) as object,
+  );
   const where = (e: ErrorObject) => errorSegments(e);
   if (!validate(data)) {
     throw new FileProblemsError(
-      (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf').map((e) => ({
-        file: doc.file,
-        line: lineOf(doc, where(e)),
-        where: where(e).join(' › ') || undefined,
-        reason: e.keyword === 'additionalProperties' ? `unknown key "${String((e.params as { additionalProperty: string }).additionalProperty)}"` : (e.message ?? e.keyword),
-      })),
+      (validate.errors ?? [])
+        .filter((e) => e.keyword !== 'oneOf')
+        .map((e) => ({
+          file: doc.file,
+          line: lineOf(doc, where(e)),
+          where: where(e).join(' › ') || undefined,
+          reason:
+            e.keyword === 'additionalProperties'
+              ? `unknown key "${String((e.params as { additionalProperty: string }).additionalProperty)}"`
+              : (e.message ?? e.keyword),
+        })),
     );
   }
   const config = data as unknown as FileConfig;
   const problems: Problem[] = [];
-  const problem = (segments: (string | number)[], reason: string) => problems.push({ file: doc.file, line: lineOf(doc, segments), where: segments.join(' › '), reason });
+  const problem = (segments: (string | number)[], reason: string) =>
+    problems.push({ file: doc.file, line: lineOf(doc, segments), where: segments.join(' › '), reason });
   const baseDir = file ? dirname(resolve(file)) : process.cwd();
 
   const batteries = (config.batteries ?? []).map((b, i) => normalizeBattery(b, i, baseDir, problem));
@@ -55,7 +63,11 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): R
       else seen.set(b[key], i);
     });
   }
-  const mqtt = { ...config.mqtt, url: brokerUrl(config.mqtt) };
+  const mqtt = {
+    ...config.mqtt,
+    url: brokerUrl(config.mqtt),
+    ...tlsFiles(config.mqtt, baseDir, (key, reason) => problem(['mqtt', key], reason)),
+  };
   const password = readPassword(config.mqtt, baseDir, (reason) => problem(['mqtt'], reason));
   if (problems.length) throw new FileProblemsError(problems);
   return {
@@ -76,7 +88,13 @@ function applyFlags(data: Record<string, unknown>, flags: ConfigFlags): void {
   const batteryFlags = flags.topic ?? flags.mapping ?? flags.instance ?? flags.timeout ?? flags.name ?? flags.variables;
   if (batteryFlags === undefined) return;
   const list = Array.isArray(data.batteries) ? (data.batteries as Record<string, unknown>[]) : [];
-  if (list.length > 1) throw new FileProblemsError([{ file: '<command line>', reason: 'battery flags (--topic, --mapping, --instance, --timeout, --name) need a config with at most one battery' }]);
+  if (list.length > 1)
+    throw new FileProblemsError([
+      {
+        file: '<command line>',
+        reason: 'battery flags (--topic, --mapping, --instance, --timeout, --name) need a config with at most one battery',
+      },
+    ]);
   const b: Record<string, unknown> = list[0] ?? { name: 'battery' };
   if (flags.topic) {
     b.topic = flags.topic;
@@ -90,10 +108,19 @@ function applyFlags(data: Record<string, unknown>, flags: ConfigFlags): void {
   data.batteries = [b];
 }
 
-function normalizeBattery(b: BatteryFileConfig, i: number, baseDir: string, problem: (at: (string | number)[], reason: string) => void): BatteryConfig {
+function normalizeBattery(
+  b: BatteryFileConfig,
+  i: number,
+  baseDir: string,
+  problem: (at: (string | number)[], reason: string) => void,
+): BatteryConfig {
   const list = b.topics ?? (b.topic !== undefined ? [b.topic] : []);
   if (b.topics && b.topic !== undefined) problem(['batteries', i, 'topic'], 'give topic or topics, not both');
-  const sources: Source[] = list.map((s) => (typeof s === 'string' ? { topic: s, timeout: b.timeout, required: true } : { topic: s.topic, timeout: s.timeout ?? b.timeout, required: s.required ?? true }));
+  const sources: Source[] = list.map((s) =>
+    typeof s === 'string'
+      ? { topic: s, timeout: b.timeout, required: true }
+      : { topic: s.topic, timeout: s.timeout ?? b.timeout, required: s.required ?? true },
+  );
   sources.forEach((s, k) => {
     const bad = validTopicFilter(s.topic);
     if (bad) problem(['batteries', i, b.topics ? 'topics' : 'topic', ...(b.topics ? [k] : [])], bad);
@@ -116,6 +143,31 @@ function normalizeBattery(b: BatteryFileConfig, i: number, baseDir: string, prob
 function brokerUrl(m: FileConfig['mqtt']): string {
   if (m.host) return `${m.ca || m.cert ? 'mqtts' : 'mqtt'}://${m.host}:${m.port ?? (m.ca || m.cert ? 8883 : 1883)}`;
   return m.url ?? 'mqtt://127.0.0.1:1883';
+}
+
+/**
+ * TLS files resolved against the config's folder and read once here: a missing or unreadable
+ * CA, certificate or key refuses the config at start-up, before any bus name is claimed, instead
+ * of a battery that holds its name and never connects.
+ */
+function tlsFiles(
+  m: FileConfig['mqtt'],
+  baseDir: string,
+  problem: (key: string, reason: string) => void,
+): Pick<FileConfig['mqtt'], 'ca' | 'cert' | 'key'> {
+  const out: Pick<FileConfig['mqtt'], 'ca' | 'cert' | 'key'> = {};
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const name = m[key];
+    if (!name) continue;
+    const path = resolve(baseDir, name);
+    try {
+      readFileSync(path);
+      out[key] = path;
+    } catch (err) {
+      problem(key, `cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return out;
 }
 
 function readPassword(m: FileConfig['mqtt'], baseDir: string, problem: (reason: string) => void): string | undefined {

@@ -37,9 +37,19 @@ test('config.sample.yaml is valid and gets the schema defaults', () => {
 });
 
 test('the simple case needs no file: flags make one battery', () => {
-  const c = loadConfig(undefined, { broker: 'mqtt://10.0.0.1:1884', topic: 'bms/#', instance: 7, timeout: 5, name: 'garage', variables: { ttgSoc: 20 } });
+  const c = loadConfig(undefined, {
+    broker: 'mqtt://10.0.0.1:1884',
+    topic: 'bms/#',
+    instance: 7,
+    timeout: 5,
+    name: 'garage',
+    variables: { ttgSoc: 20 },
+  });
   assert.equal(c.mqtt.url, 'mqtt://10.0.0.1:1884');
-  assert.deepEqual(c.batteries.map((b) => [b.name, b.instance, b.timeout, b.sources[0]!.topic, b.variables.ttgSoc]), [['garage', 7, 5, 'bms/#', 20]]);
+  assert.deepEqual(
+    c.batteries.map((b) => [b.name, b.instance, b.timeout, b.sources[0]!.topic, b.variables.ttgSoc]),
+    [['garage', 7, 5, 'bms/#', 20]],
+  );
 });
 
 test('flags override the file', () => {
@@ -63,14 +73,33 @@ test('passwords come from a file or the environment', () => {
   const pw = file('pw', 's3cret\n');
   assert.equal(loadConfig(file('pwf.yaml', `mqtt: {passwordFile: ${pw}}\nbatteries: [{name: x, topic: t}]\n`)).mqtt.password, 's3cret');
   process.env.VBAT_TEST_PW = 'from-env';
-  assert.equal(loadConfig(file('pwe.yaml', 'mqtt: {passwordEnv: VBAT_TEST_PW}\nbatteries: [{name: x, topic: t}]\n')).mqtt.password, 'from-env');
+  assert.equal(
+    loadConfig(file('pwe.yaml', 'mqtt: {passwordEnv: VBAT_TEST_PW}\nbatteries: [{name: x, topic: t}]\n')).mqtt.password,
+    'from-env',
+  );
   const p = problems(() => loadConfig(file('pwm.yaml', 'mqtt: {passwordEnv: VBAT_NOT_SET_ANYWHERE}\nbatteries: [{name: x, topic: t}]\n')));
   assert.match(p[0]!, /pwm\.yaml:1: mqtt: passwordEnv: the environment variable VBAT_NOT_SET_ANYWHERE is not set/);
 });
 
 test('bad configs are refused with file, line and reason', () => {
   const p = problems(() =>
-    loadConfig(file('bad.yaml', ['logLevel: loud', 'mqtt:', '  url: http://x', 'batteries:', '  - name: a', '    topic: x/#/y', '  - name: a', '    topic: t', '    instance: -1', ''].join('\n'))),
+    loadConfig(
+      file(
+        'bad.yaml',
+        [
+          'logLevel: loud',
+          'mqtt:',
+          '  url: http://x',
+          'batteries:',
+          '  - name: a',
+          '    topic: x/#/y',
+          '  - name: a',
+          '    topic: t',
+          '    instance: -1',
+          '',
+        ].join('\n'),
+      ),
+    ),
   );
   const text = p.join('\n');
   assert.match(text, /bad\.yaml:1: logLevel: must be equal to one of the allowed values/);
@@ -80,7 +109,9 @@ test('bad configs are refused with file, line and reason', () => {
 
 test('rules beyond the schema: duplicates, topic filters, topic and topics', () => {
   const p = problems(() =>
-    loadConfig(file('dup.yaml', ['batteries:', '  - name: a', '    topic: x/#/y', '  - name: a', '    topic: t', '    topics: [u]', ''].join('\n'))),
+    loadConfig(
+      file('dup.yaml', ['batteries:', '  - name: a', '    topic: x/#/y', '  - name: a', '    topic: t', '    topics: [u]', ''].join('\n')),
+    ),
   ).join('\n');
   assert.match(p, /dup\.yaml:3: batteries › 0 › topic: "#" must be a whole last level/);
   assert.match(p, /dup\.yaml:4: batteries › 1: name a is already used by battery 1/);
@@ -92,4 +123,28 @@ test('no battery at all is an error, and battery flags need at most one battery'
   assert.match(problems(() => loadConfig(undefined, {}))[0]!, /no battery configured/);
   const two = file('two.yaml', 'batteries: [{name: a, topic: t, instance: 1}, {name: b, topic: u, instance: 2}]\n');
   assert.match(problems(() => loadConfig(two, { topic: 'x' }))[0]!, /need a config with at most one battery/);
+});
+
+test('a missing TLS file refuses the config at start-up with its line; present ones are resolved beside the config', () => {
+  file('ca.pem', 'not really a certificate');
+  const cfg = file(
+    'tls.yaml',
+    [
+      'mqtt:',
+      '  url: mqtts://127.0.0.1:8883',
+      '  ca: ca.pem',
+      '  cert: missing-cert.pem',
+      'batteries:',
+      '  - {name: a, topic: t}',
+      '',
+    ].join('\n'),
+  );
+  const found = problems(() => loadConfig(cfg));
+  assert.equal(found.length, 1, found.join('\n'));
+  assert.match(found[0]!, /tls\.yaml:4: .*cert.*cannot read missing-cert\.pem: ENOENT/);
+  const ok = file(
+    'tls-ok.yaml',
+    ['mqtt:', '  url: mqtts://127.0.0.1:8883', '  ca: ca.pem', 'batteries:', '  - {name: a, topic: t}', ''].join('\n'),
+  );
+  assert.equal(loadConfig(ok).mqtt.ca, join(dir, 'ca.pem'));
 });

@@ -4,7 +4,9 @@
  * with fake time in test/battery/policy.test.ts; here they prove the wiring.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startDbusDaemon } from '../support/dbus-daemon.js';
 import { fixture } from '../support/paths.js';
@@ -124,6 +126,31 @@ describe('safety end to end', { concurrency: false }, () => {
     await w.until(SVC('deep'), (i) => i['/Connected']!.value === 1, 'still serving');
     assert.doesNotMatch(d.log, /\n\s+at /, 'no stack trace in the log');
     await d.stop();
+  });
+
+  test('a missing TLS CA file: refused at start-up, before the bus name is claimed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vbat-tls-'));
+    try {
+      const cfg = join(dir, 'config.yaml');
+      writeFileSync(
+        cfg,
+        [
+          'mqtt:',
+          `  url: ${w.broker.url.replace('mqtt:', 'mqtts:')}`,
+          '  ca: nowhere/ca.pem',
+          'batteries:',
+          '  - {name: tls, topic: safe/tls}',
+          '',
+        ].join('\n'),
+      );
+      const d = w.vbat(['--config', cfg]);
+      const code = await d.exit();
+      assert.notEqual(code, 0);
+      assert.match(d.log, /config\.yaml:3: .*cannot read nowhere\/ca\.pem: ENOENT/);
+      assert.equal(await w.nameOwner(SVC('tls')), undefined, 'no bus name was ever held');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('many distinct topics: a bounded number is kept, and a known topic stays fast', async () => {
