@@ -42,6 +42,9 @@ export class MqttSource {
 
   start(): void {
     const c = this.opts.config;
+    if (c.insecure && /^(mqtts|wss):/i.test(c.url)) {
+      this.opts.log.warn(`mqtt.insecure: the broker's TLS certificate is not checked; anyone on the network can pose as ${safeUrl(c.url)}`);
+    }
     const options: IClientOptions = {
       clientId: this.opts.clientId,
       username: c.username,
