@@ -51,7 +51,11 @@ const ABSENT = {
 const absentModules = {
   name: 'vbat-absent-modules',
   setup(b) {
-    const filter = new RegExp(`^(${Object.keys(ABSENT).map((n) => n.replace(/[-/]/g, '\\$&')).join('|')})$`);
+    const filter = new RegExp(
+      `^(${Object.keys(ABSENT)
+        .map((n) => n.replace(/[-/]/g, '\\$&'))
+        .join('|')})$`,
+    );
     b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'vbat-absent' }));
     b.onLoad({ filter: /.*/, namespace: 'vbat-absent' }, (args) => ({ contents: ABSENT[args.path], loader: 'js' }));
   },
@@ -97,7 +101,9 @@ function notices(inputs) {
     const licenseFile = readdirSync(dir).find((n) => /^licen[cs]e(\.(md|txt))?$/i.test(n));
     const named = (l) => (typeof l === 'object' && l ? l.type : l);
     const license = named(p.license) ?? (Array.isArray(p.licenses) ? p.licenses.map(named).join(', ') : undefined);
-    const text = licenseFile ? readFileSync(join(dir, licenseFile), 'utf8').trim() : `(the package ships no license file; package.json says: ${license ?? 'nothing'})`;
+    const text = licenseFile
+      ? readFileSync(join(dir, licenseFile), 'utf8').trim()
+      : `(the package ships no license file; package.json says: ${license ?? 'nothing'})`;
     return `${'='.repeat(78)}\n${p.name} ${p.version}${license ? ` — ${license}` : ''}\n${'='.repeat(78)}\n\n${text}\n`;
   });
   return `vbat ${pkg.version} (${pkg.license}) bundles these packages in vbat.js:\n\n${blocks.join('\n')}`;

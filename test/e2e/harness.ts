@@ -79,7 +79,10 @@ export class World {
   }
 
   vbat(args: string[]): Daemon {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'run', '--bus', this.bus.address, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'run', '--bus', this.bus.address, ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const d = new Daemon(child);
     this.daemons.push(d);
     return d;
@@ -118,7 +121,12 @@ export class World {
   }
 
   /** Poll until `cond` holds for the service's items. */
-  async until(service: string, cond: (items: Record<string, Item>) => boolean, what: string, timeoutMs = 8000): Promise<Record<string, Item>> {
+  async until(
+    service: string,
+    cond: (items: Record<string, Item>) => boolean,
+    what: string,
+    timeoutMs = 8000,
+  ): Promise<Record<string, Item>> {
     const end = Date.now() + timeoutMs;
     let last: Record<string, Item> | undefined;
     let error = '';
@@ -129,7 +137,10 @@ export class World {
       } catch (err) {
         error = (err as Error).message;
       }
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what} on ${service}${error ? `: ${error}` : ''}\n/Connected=${JSON.stringify(last?.['/Connected'])}`);
+      if (Date.now() > end)
+        throw new Error(
+          `timed out waiting for ${what} on ${service}${error ? `: ${error}` : ''}\n/Connected=${JSON.stringify(last?.['/Connected'])}`,
+        );
       await sleep(30);
     }
   }

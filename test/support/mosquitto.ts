@@ -35,7 +35,18 @@ export async function startMosquitto(): Promise<Broker> {
   const dir = await mkdtemp(join(tmpdir(), 'vbat-mqtt-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  await writeFile(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'));
+  await writeFile(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      '',
+    ].join('\n'),
+  );
   let child: ChildProcess | undefined;
   const killOnExit = () => child?.kill('SIGKILL');
   process.on('exit', killOnExit);
