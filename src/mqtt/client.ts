@@ -26,11 +26,17 @@ export interface MqttSourceOptions {
   onState?: (connected: boolean) => void;
 }
 
+/** Outages up to this long are retried every QUICK_RETRY_MS; longer ones back off. */
+const SHORT_OUTAGE_MS = 10_000;
+const QUICK_RETRY_MS = 500;
+
 export class MqttSource {
   private client?: MqttClient;
   private connected = false;
   private lastError = '';
   private backoffMs: number;
+  /** When the current outage began (first close since the last connect). */
+  private outageSince?: number;
 
   constructor(private readonly opts: MqttSourceOptions) {
     this.backoffMs = opts.config.reconnectMin * 1000;
@@ -72,6 +78,7 @@ export class MqttSource {
     (client.stream as Partial<Socket> | undefined)?.setNoDelay?.(true);
     this.backoffMs = this.opts.config.reconnectMin * 1000;
     client.options.reconnectPeriod = this.backoffMs;
+    this.outageSince = undefined;
     this.connected = true;
     this.lastError = '';
     this.opts.log.info(`MQTT connected to ${safeUrl(this.opts.config.url)}`);
@@ -98,7 +105,11 @@ export class MqttSource {
       );
       this.opts.onState?.(false);
     }
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.config.reconnectMax * 1000);
+    // A broker restart or a short outage (up to SHORT_OUTAGE_MS) is retried quickly, so fresh data
+    // is back within a second of the broker; only a longer outage backs off, up to reconnectMax.
+    this.outageSince ??= Date.now();
+    if (Date.now() - this.outageSince < SHORT_OUTAGE_MS) this.backoffMs = Math.min(this.opts.config.reconnectMin * 1000, QUICK_RETRY_MS);
+    else this.backoffMs = Math.min(Math.max(this.backoffMs, QUICK_RETRY_MS) * 2, this.opts.config.reconnectMax * 1000);
     client.options.reconnectPeriod = this.backoffMs;
   }
 
