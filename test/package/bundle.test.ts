@@ -101,7 +101,7 @@ describe('the bundle runs with no node_modules anywhere above it', () => {
   test('vbat run --help', async () => {
     const r = await node(['vbat.js', 'run', '--help'], vbatDir);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Usage: vbat run \[--config FILE\]/);
+    assert.match(r.stdout, /^Usage: vbat run --topic TOPIC .*\n\s+vbat run --config FILE/);
   });
 
   test('a bad config is refused with its file and key, exit 1', async () => {
