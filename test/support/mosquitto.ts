@@ -31,7 +31,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startMosquitto(): Promise<Broker> {
+export interface MosquittoOptions {
+  /** Lines added to the listener (TLS: cafile, certfile, keyfile, require_certificate). */
+  listener?: string[];
+  /** The URL scheme clients use (mqtts for a TLS listener). */
+  scheme?: 'mqtt' | 'mqtts';
+}
+
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broker> {
   const dir = await mkdtemp(join(tmpdir(), 'vbat-mqtt-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
@@ -39,6 +46,7 @@ export async function startMosquitto(): Promise<Broker> {
     conf,
     [
       `listener ${port} 127.0.0.1`,
+      ...(opts.listener ?? []),
       'allow_anonymous true',
       'persistence false',
       'log_dest stderr',
@@ -76,7 +84,7 @@ export async function startMosquitto(): Promise<Broker> {
   await launch();
   let stopping: Promise<void> | undefined;
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${opts.scheme ?? 'mqtt'}://127.0.0.1:${port}`,
     port,
     kill,
     restart: launch,
