@@ -51,10 +51,13 @@ export class MqttSource {
     if (c.insecure && /^(mqtts|wss):/i.test(c.url)) {
       this.opts.log.warn(`mqtt.insecure: the broker's TLS certificate is not checked; anyone on the network can pose as ${safeUrl(c.url)}`);
     }
+    // mqtt.js splits a URL's userinfo at the first @ and never decodes it: hand it the
+    // credentials ourselves (the config's own username/password win) and a URL without them.
+    const fromUrl = urlCredentials(c.url);
     const options: IClientOptions = {
       clientId: this.opts.clientId,
-      username: c.username,
-      password: c.password,
+      username: c.username ?? fromUrl.username,
+      password: c.password ?? fromUrl.password,
       keepalive: c.keepalive,
       clean: true,
       reconnectPeriod: this.backoffMs,
@@ -65,7 +68,7 @@ export class MqttSource {
       cert: c.cert ? readFileSync(c.cert) : undefined,
       key: c.key ? readFileSync(c.key) : undefined,
     };
-    const client = mqtt.connect(c.url, options);
+    const client = mqtt.connect(safeUrl(c.url), options);
     this.client = client;
     client.on('connect', () => this.onConnect(client));
     client.on('close', () => this.onClose(client));
@@ -135,6 +138,28 @@ export class MqttSource {
       });
     });
   }
+}
+
+/**
+ * The user and password of a broker URL: everything before the last `@` of its authority, split
+ * at the first `:`, percent-decoded where it is percent-encoded (`P%40ss`) and taken as written
+ * where it is not (`P@ss:w0rd`).
+ */
+export function urlCredentials(url: string): { username?: string; password?: string } {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^?#]*)@/i.exec(url);
+  if (!m) return {};
+  const userinfo = m[1]!;
+  const colon = userinfo.indexOf(':');
+  const decode = (t: string) => {
+    try {
+      return decodeURIComponent(t);
+    } catch {
+      return t;
+    }
+  };
+  return colon < 0
+    ? { username: decode(userinfo) }
+    : { username: decode(userinfo.slice(0, colon)), password: decode(userinfo.slice(colon + 1)) };
 }
 
 /**

@@ -1,2 +1,2 @@
 /** The MQTT stage's front door: one connection per battery, raw messages out. */
-export { MqttSource, safeUrl, type MqttMessage, type MqttSourceOptions } from './client.js';
+export { MqttSource, safeUrl, urlCredentials, type MqttMessage, type MqttSourceOptions } from './client.js';

@@ -160,6 +160,20 @@ describe('TLS to the broker', { concurrency: false }, () => {
     assert.doesNotMatch(without.log, /MQTT connected/);
   });
 
+  test('a password with @, : and / in the broker URL connects, and never reaches the log', async () => {
+    writeFileSync(at('passwd'), '');
+    execFileSync('mosquitto_passwd', ['-b', at('passwd'), 'vbat', 'P@ss:w0rd/x']);
+    chmodSync(at('passwd'), 0o644);
+    const b = await startMosquitto({ listener: ['allow_anonymous false', `password_file ${at('passwd')}`] });
+    brokers.push(b);
+    const url = b.url.replace('mqtt://', 'mqtt://vbat:P@ss:w0rd/x@');
+    const d = vbat('password', { url } as Broker, {});
+    await d.waitLog(/subscribed to tls\/password/);
+    for (const part of ['P@ss', 'w0rd', 'ss:w0rd']) assert.ok(!d.log.includes(part), `the log shows "${part}"`);
+    const wrong = vbat('wrongpw', { url: b.url.replace('mqtt://', 'mqtt://vbat:nope@') } as Broker, { reconnectMax: 1 });
+    await wrong.waitLog(/MQTT cannot connect/);
+  });
+
   test('insecure: connects without checking, and says so', async () => {
     const d = vbat('insecure', await broker('server'), { insecure: true });
     await d.waitLog(/WARN .*mqtt\.insecure: the broker's TLS certificate is not checked/);

@@ -16,3 +16,11 @@ test('broker URLs in the log never carry a user or password, whatever they hold'
   assert.equal(safeUrl('mqtt://127.0.0.1:1883'), 'mqtt://127.0.0.1:1883');
   assert.equal(safeUrl('mqtt://user:pw@[bad'), 'mqtt://[bad', 'an unparseable URL keeps only what follows the userinfo');
 });
+
+test('credentials come out of the URL whole, @ / : and percent-encoding included', async () => {
+  const { urlCredentials } = await import('../../src/mqtt/index.js');
+  assert.deepEqual(urlCredentials('mqtt://user:P@ss:w0rd/x@127.0.0.1:1883'), { username: 'user', password: 'P@ss:w0rd/x' });
+  assert.deepEqual(urlCredentials('mqtt://user:P%40ss%3Aw0rd%2Fx@127.0.0.1:1883'), { username: 'user', password: 'P@ss:w0rd/x' });
+  assert.deepEqual(urlCredentials('mqtt://only@host'), { username: 'only' });
+  assert.deepEqual(urlCredentials('mqtt://127.0.0.1:1883'), {});
+});
