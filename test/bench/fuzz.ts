@@ -1,11 +1,45 @@
-/** `npm run fuzz [-- RUNS [SEED]]`: the pipeline fuzz at full count; prints a JSON summary. */
-import { fuzz } from '../fuzz/lib.js';
+/**
+ * `npm run fuzz [-- N SEED] [-- --seed S] [-- --count N] [-- --iteration I ...]`: the pipeline fuzz
+ * (test/fuzz/lib.ts) at full count, 200k mutated payloads unless told otherwise. Findings go to
+ * stderr as they are found; stdout gets one JSON summary: count, seconds, findings. `--iteration I`
+ * replays only the episode holding iteration I (findings print the command). Exit status 1 when
+ * there are findings.
+ */
+import { parseArgs } from 'node:util';
+import { formatFinding, runFuzz } from '../fuzz/lib.js';
 
-const runs = Number(process.argv[2] ?? 200_000);
-const seed = Number(process.argv[3] ?? 1);
-const t = Date.now();
-const r = await fuzz(seed, runs);
-process.stdout.write(
-  `${JSON.stringify({ seed, runs: r.runs, committed: r.committed, seconds: (Date.now() - t) / 1000, findings: r.findings }, null, 2)}\n`,
-);
-process.exitCode = r.findings.length ? 1 : 0;
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    seed: { type: 'string' },
+    count: { type: 'string' },
+    iteration: { type: 'string', multiple: true },
+    quiet: { type: 'boolean' },
+  },
+});
+const count = Number(values.count ?? positionals[0] ?? 200_000);
+const seed = Number(values.seed ?? positionals[1] ?? 20261202);
+const only = values.iteration?.map(Number);
+if (!Number.isInteger(count) || count <= 0 || !Number.isInteger(seed) || only?.some((i) => !Number.isInteger(i) || i < 0)) {
+  process.stderr.write('usage: npm run fuzz [-- N SEED] [-- --count N] [-- --seed S] [-- --iteration I]\n');
+  process.exit(2);
+}
+const log = values.quiet ? undefined : (line: string) => process.stderr.write(line + '\n');
+const s = await runFuzz({ seed, count: only ? Math.max(count, ...only.map((i) => i + 1)) : count, only, log, keep: 300 });
+const out = {
+  seed: s.seed,
+  count: s.count,
+  seconds: s.seconds,
+  perSecond: Math.round(s.count / s.seconds),
+  evaluations: s.evaluations,
+  committed: s.committed,
+  rolledBack: s.rolledBack,
+  refused: s.refused,
+  staleEvents: s.staleEvents,
+  byScenario: s.byScenario,
+  findingCount: s.findingCount,
+  findingGroups: s.groups,
+  findings: s.findings.map((f) => ({ ...f, text: formatFinding(f) })).map(({ text: _text, ...f }) => f),
+};
+process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+process.exitCode = s.findingCount ? 1 : 0;
