@@ -6,7 +6,7 @@
  * there are findings.
  */
 import { parseArgs } from 'node:util';
-import { formatFinding, runFuzz } from '../fuzz/lib.js';
+import { runFuzz } from '../fuzz/lib.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -25,7 +25,7 @@ if (!Number.isInteger(count) || count <= 0 || !Number.isInteger(seed) || only?.s
   process.exit(2);
 }
 const log = values.quiet ? undefined : (line: string) => process.stderr.write(line + '\n');
-const s = await runFuzz({ seed, count: only ? Math.max(count, ...only.map((i) => i + 1)) : count, only, log, keep: 300 });
+const s = await runFuzz({ seed, count: only ? Math.max(count, ...only.map((i) => i + 1)) : count, only, log, keep: 2000 });
 const out = {
   seed: s.seed,
   count: s.count,
@@ -36,10 +36,17 @@ const out = {
   rolledBack: s.rolledBack,
   refused: s.refused,
   staleEvents: s.staleEvents,
+  expiries: s.expiries,
+  verified: s.verified,
+  limitsVerified: s.limits,
   byScenario: s.byScenario,
   findingCount: s.findingCount,
   findingGroups: s.groups,
-  findings: s.findings.map((f) => ({ ...f, text: formatFinding(f) })).map(({ text: _text, ...f }) => f),
+  // one example per group (stderr has up to three, with the messages before them)
+  findings: s.findings.filter(
+    (f, i, all) =>
+      all.findIndex((g) => g.kind === f.kind && g.scenario === f.scenario && g.path === f.path && g.published === f.published) === i,
+  ),
 };
 process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 process.exitCode = s.findingCount ? 1 : 0;

@@ -578,7 +578,10 @@ export interface Scenario {
   gathers: boolean;
   message(rng: Rng): Message;
   /** Extra checks of computed paths (the limits DVCC uses). */
-  derived?: (at: (path: string) => PathValue, model: DocModel) => { path: string; expected: string; actual: PathValue } | undefined;
+  derived?: (
+    at: (path: string) => PathValue,
+    model: DocModel,
+  ) => { path: string; expected: string; actual: PathValue; throughArray: boolean } | undefined;
 }
 
 function readJson(file: string): unknown {
@@ -846,38 +849,49 @@ function esphomeDerived(vars: Record<string, unknown>): Scenario['derived'] {
   const cellV = Number(vars.chargeCellVoltage);
   const maxC = Number(vars.maxChargeCurrent);
   const maxD = Number(vars.maxDischargeCurrent);
-  /** The values the limit may take: an empty branch may or may not have been pruned yet. */
-  const limit = (model: DocModel, allow: PathValue, field: string, max: number): [PathValue[], string] => {
+  /**
+   * The values the limit may take (an empty branch may or may not have been pruned yet), what was
+   * read, and whether an array stood in the way (JSONata then flattens or maps over it).
+   */
+  const limit = (model: DocModel, allow: PathValue, field: string, max: number): [PathValue[], string, boolean] => {
     const f = model.get(['sensor', field, 'state']);
-    const read = `${field} ${f.kind === 'leaf' ? show(f.value) : f.kind === 'branch' ? (f.empty ? 'an empty object' : 'an object') : 'absent'}, allowed ${allow}`;
-    if (allow === null) return [[null], read];
-    if (allow === 0) return [[0], read];
-    if (f.kind === 'absent') return [[max], read];
-    if (f.kind === 'branch' && f.empty) return [[null, max], read];
-    if (f.kind === 'leaf' && typeof f.value === 'number' && Number.isFinite(f.value)) return [[Math.min(max, f.value)], read];
-    return [[null], read];
+    const read = `${field} ${f.kind === 'leaf' ? show(f.value) : f.kind === 'branch' ? (f.empty ? 'an empty object' : 'an object') : f.throughArray ? 'absent (an array on the way)' : 'absent'}, allowed ${allow}`;
+    const array = (f.kind === 'leaf' && Array.isArray(f.value)) || (f.kind === 'absent' && f.throughArray === true);
+    if (allow === null) return [[null], read, false];
+    if (allow === 0) return [[0], read, false];
+    if (f.kind === 'absent') return [f.throughArray ? [null] : [max], read, array];
+    if (f.kind === 'branch' && f.empty) return [[null, max], read, false];
+    if (f.kind === 'leaf' && typeof f.value === 'number' && Number.isFinite(f.value)) return [[Math.min(max, f.value)], read, false];
+    return [[null], read, array];
   };
   return (at, model) => {
     const nr = at('/System/NrOfCellsPerBattery');
     const mcv = at('/Info/MaxChargeVoltage');
     const expV = nr === null ? null : cellV * (nr as number);
     if (mcv !== expV)
-      return { path: '/Info/MaxChargeVoltage', expected: `${expV} (chargeCellVoltage × /System/NrOfCellsPerBattery ${nr})`, actual: mcv };
+      return {
+        path: '/Info/MaxChargeVoltage',
+        expected: `${expV} (chargeCellVoltage × /System/NrOfCellsPerBattery ${nr})`,
+        actual: mcv,
+        throughArray: false,
+      };
     const mcc = at('/Info/MaxChargeCurrent');
-    const [expC, readC] = limit(model, at('/Io/AllowToCharge'), 'charging_overcurrent_protection', maxC);
+    const [expC, readC, arrayC] = limit(model, at('/Io/AllowToCharge'), 'charging_overcurrent_protection', maxC);
     if (!expC.includes(mcc))
       return {
         path: '/Info/MaxChargeCurrent',
-        expected: `${expC.join(' or ')}: 0 when charging is off, else min(${maxC}, charging_overcurrent_protection) (${readC})`,
+        expected: `${expC.map(show).join(' or ')}: 0 when charging is off, else min(${maxC}, charging_overcurrent_protection) (${readC})`,
         actual: mcc,
+        throughArray: arrayC,
       };
     const mdc = at('/Info/MaxDischargeCurrent');
-    const [expD, readD] = limit(model, at('/Io/AllowToDischarge'), 'discharging_overcurrent_protection', maxD);
+    const [expD, readD, arrayD] = limit(model, at('/Io/AllowToDischarge'), 'discharging_overcurrent_protection', maxD);
     if (!expD.includes(mdc))
       return {
         path: '/Info/MaxDischargeCurrent',
-        expected: `${expD.join(' or ')}: 0 when discharging is off, else min(${maxD}, discharging_overcurrent_protection) (${readD})`,
+        expected: `${expD.map(show).join(' or ')}: 0 when discharging is off, else min(${maxD}, discharging_overcurrent_protection) (${readD})`,
         actual: mdc,
+        throughArray: arrayD,
       };
     return undefined;
   };
@@ -1489,6 +1503,11 @@ export interface Summary {
   rolledBack: number;
   refused: Record<string, number>;
   staleEvents: number;
+  /** expire() calls that dropped something. */
+  expiries: number;
+  /** Non-null values of plain-read paths checked against the model (DVCC limits and SoC: `limits`). */
+  verified: number;
+  limits: number;
   byScenario: Record<string, number>;
   findingCount: number;
   /** Counts per kind/scenario/path. */
@@ -1497,6 +1516,8 @@ export interface Summary {
 }
 
 export const EPISODE = 250;
+
+const LIMIT_PATHS = new Set(['/Info/MaxChargeVoltage', '/Info/MaxChargeCurrent', '/Info/MaxDischargeCurrent', '/Soc']);
 
 const PROTO_WATCH = ['polluted', 'Info', 'MaxChargeCurrent', 'state', 'value', 'Soc', 'Dc', 'x', 'a'];
 const protoNames = (o: object) => Object.getOwnPropertyNames(o).sort().join(',');
@@ -1517,6 +1538,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<Summary> {
     rolledBack: 0,
     refused: {},
     staleEvents: 0,
+    expiries: 0,
+    verified: 0,
+    limits: 0,
     byScenario: {},
     findingCount: 0,
     groups: {},
@@ -1640,6 +1664,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<Summary> {
         if (derivedPath && origin !== 1) continue; // derived or held: not a plain read
         const source = derivedPath && merge ? latestModel : model;
         const c = candidates(chain, p, source, !derivedPath);
+        if (v !== null) {
+          summary.verified++;
+          if (LIMIT_PATHS.has(p.path)) summary.limits++;
+        }
         if (v !== null && !c.values.includes(v)) {
           find({
             kind: c.throughArray ? 'through-array' : 'not-carried',
@@ -1663,11 +1691,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<Summary> {
       const d = scn.derived?.(at, model);
       if (d)
         find({
-          kind: 'derived',
+          kind: d.throughArray ? 'through-array' : 'derived',
           path: d.path,
           expected: d.expected,
           actual: show(d.actual),
-          detail: 'a charge limit that does not follow from its inputs',
+          detail: d.throughArray
+            ? 'a charge limit computed from numbers inside an array (JSONata flattens arrays in $min and maps paths over them)'
+            : 'a charge limit that does not follow from its inputs',
         });
       const probe: Record<string, unknown> = {};
       const dirty =
@@ -1692,6 +1722,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<Summary> {
 
     const expireBoth = async (): Promise<boolean> => {
       const dropped = await guard('expire', () => builder.expire(now));
+      if (dropped) summary.expiries++;
       if (model.expire(now) || dropped) {
         latestModel.keepHeldBy(model);
         compareDocument(`expire(${now})`);

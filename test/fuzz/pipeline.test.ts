@@ -101,6 +101,8 @@ test(`fuzz: the scenarios all ran and enough payloads reached the mapping`, () =
   for (const kind of ['key', 'depth', 'json', 'shape', 'topic', 'empty'])
     assert.ok((run.refused[kind] ?? 0) > 0, `refusals of kind ${kind}`);
   assert.ok(run.staleEvents > 0, 'some batteries went stale');
+  assert.ok(run.expiries > COUNT / 50, `leaves expired ${run.expiries} times`);
+  assert.ok(run.limits > COUNT / 4, `charge limits and SoC checked against the model ${run.limits} times`);
 });
 
 test(`fuzz: no crash, no type change, nothing out of range, the document exactly what was accepted, no pollution`, () => {
