@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { formatFinding, mulberry32, runFuzz, type Finding, type Summary } from './lib.js';
 
-const COUNT = Number(process.env.FUZZ_COUNT ?? 16_000);
+const COUNT = Number(process.env.FUZZ_COUNT ?? 20_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 
 /** Findings of these kinds are values on D-Bus that no committed, unexpired message carried. */
