@@ -155,7 +155,7 @@ export class DocumentBuilder {
     }
     // The message's own (sanitized) tree is `latest` when it is the first of its transaction.
     if (Object.keys(this.latestTree).length === 0) this.latestTree = value;
-    else forEachLeaf(value, (keys, v) => setPlain(this.latestTree, keys, v));
+    else mergePlain(this.latestTree, value);
     return { ok: true, doc: this.store.document, leaves: count };
   }
 
@@ -220,6 +220,17 @@ function stillHeld(latest: Tree, doc: Tree): Tree {
     } else if (d === v && k in doc) out[k] = v;
   }
   return out;
+}
+
+/** Merge `value` into `tree` as the store merges it: objects go key by key, an object replaces a leaf. */
+function mergePlain(tree: Tree, value: Tree): void {
+  for (const k of Object.keys(value)) {
+    const v = value[k];
+    if (isTree(v)) {
+      if (!isTree(tree[k])) tree[k] = blank();
+      mergePlain(tree[k] as Tree, v);
+    } else tree[k] = v;
+  }
 }
 
 function setPlain(tree: Tree, keys: readonly string[], value: unknown): void {

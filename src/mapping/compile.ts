@@ -14,7 +14,11 @@ import { expandPaths, type ExpandedEntry } from './expand.js';
 import { budgetOptions, installBudget, regexProblems } from './budget.js';
 import { compileFast, type FastFn } from './fast.js';
 import { HELPERS } from './helpers.js';
-import { makeStrict } from './strict.js';
+import { makeStrict, PRESENT, singleValueReads } from './strict.js';
+
+/** Functions whose arguments are single values (see singleValueReads). */
+// Not $__present: it asks whether an input is there at all, in JSONata's own terms.
+const SCALAR_FUNCTIONS = new Set([...Object.keys(HELPERS).filter((n) => n !== PRESENT), 'path']);
 import type { Expressions, InputSpec, MappingFile } from './model.js';
 import { validateMappingShape } from './validate.js';
 
@@ -191,10 +195,12 @@ function compileExprs(
       for (const reason of regexProblems(ast))
         problems.push({ file: doc.file, line, where: `${path} ${field}`, reason: `${reason} in \`${source}\`` });
       makeStrict(ast);
+      singleValueReads(ast, SCALAR_FUNCTIONS);
       const fast = compileFast(ast);
       const create = () => {
         const e = createExpression(source);
         makeStrict(e.ast());
+        singleValueReads(e.ast(), SCALAR_FUNCTIONS);
         return e;
       };
       // Keep the parsed expression only when the fast path cannot stand in for it.

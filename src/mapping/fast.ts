@@ -109,6 +109,7 @@ function variable(n: Node): FastFn | undefined {
   if (!onlyKeys(n, PLAIN_STEP_KEYS)) return undefined;
   const name = String(n.value);
   if (name === '') return (ctx) => (Array.isArray(ctx.doc) ? SLOW : ctx.doc);
+  if (name === '$') return (ctx) => ctx.doc; // `$$`, the root: what the strict rewrite reads from
   return (ctx) => (name in ctx.vars ? ctx.vars[name] : SLOW);
 }
 

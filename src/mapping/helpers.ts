@@ -4,7 +4,7 @@
  * returns undefined for missing or non-numeric inputs, like JSONata's own operators, never throws.
  */
 import { roundPython } from '../venus/format.js';
-import { PRESENT, present } from './strict.js';
+import { FIELD, field, PRESENT, present } from './strict.js';
 
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 
@@ -126,4 +126,6 @@ export const HELPERS: Record<string, (...args: unknown[]) => unknown> = {
   bit,
   /** Internal: the presence check strict evaluation wraps every expression in (strict.ts). */
   [PRESENT]: present,
+  /** Internal: a single-value field read that never maps over an array (strict.ts). */
+  [FIELD]: field,
 };

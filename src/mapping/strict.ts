@@ -43,6 +43,86 @@ export function makeStrict(ast: unknown): void {
   Object.assign(root, rewritten, { then: inner });
 }
 
+/** The helper single-value reads are rewritten to (see singleValueReads). */
+export const FIELD = '__field';
+
+/**
+ * `$__field($$, 'Info', 'MaxChargeCurrent')`: the field at that path from the root, read key by
+ * key through objects only. A path through an array is undefined: JSONata would map over it and
+ * take a number out of an element (`{"Info": [{"MaxChargeCurrent": 300}]}` → 300 A), a value the
+ * mapping never asked for. The value at the end may itself be an array.
+ */
+export function field(root: unknown, ...keys: unknown[]): unknown {
+  let cur = root;
+  for (const k of keys) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[String(k)];
+    if (cur === undefined) return undefined;
+  }
+  return cur;
+}
+
+/**
+ * Rewrite, in place, every plain multi-step field path read as a single value into a `$__field`
+ * call: bare, in conditions and `??`, in list elements, as arguments of vbat's helpers. Paths handed
+ * straight to JSONata's own functions keep JSONata's meaning (`$sum(packs.voltage)` maps over
+ * packs on purpose), as do paths with predicates, wildcards or relative steps.
+ */
+export function singleValueReads(ast: unknown, scalarFunctions: ReadonlySet<string>): void {
+  const root = ast as Node;
+  const rewrite = (n: Node | undefined, sequence: boolean): Node | undefined => {
+    if (!n || typeof n !== 'object') return n;
+    switch (n.type) {
+      case 'path': {
+        const names = fieldNames(n);
+        if (names && names.length > 1 && n.steps!.every(plainStep) && n.steps!.length === names.length && !sequence) {
+          return {
+            type: 'function',
+            value: '(',
+            procedure: { type: 'variable', value: FIELD },
+            arguments: [{ type: 'variable', value: '$' }, ...names.map((name) => ({ type: 'string', value: name }))],
+          };
+        }
+        if (!names && n.steps?.[0]) n.steps[0] = rewrite(n.steps[0], false)!;
+        return n;
+      }
+      case 'function':
+      case 'partial': {
+        const name = n.procedure?.type === 'variable' ? String(n.procedure.value) : '';
+        const seq = !scalarFunctions.has(name);
+        if (n.arguments) n.arguments = n.arguments.map((a) => rewrite(a, seq)!);
+        return n;
+      }
+      case 'condition':
+        n.condition = rewrite(n.condition, false);
+        n.then = rewrite(n.then, false);
+        if (n.else) n.else = rewrite(n.else, false);
+        return n;
+      case 'binary':
+      case 'apply':
+        n.lhs = rewrite(n.lhs, false);
+        n.rhs = rewrite(n.rhs, false);
+        return n;
+      case 'bind':
+        n.rhs = rewrite(n.rhs, false);
+        return n;
+      case 'unary':
+        if (n.expression) n.expression = rewrite(n.expression, false);
+        if (n.expressions) n.expressions = n.expressions.map((e) => rewrite(e, false)!);
+        return n;
+      case 'block':
+        if (n.expressions) n.expressions = n.expressions.map((e) => rewrite(e, false)!);
+        return n;
+      default:
+        return n;
+    }
+  };
+  const out = rewrite(root, false)!;
+  if (out === root) return;
+  for (const k of Object.keys(root)) delete root[k];
+  Object.assign(root, out);
+}
+
 /** A scope's node, wrapped in the presence check of its own reads (branches get their own). */
 function scope(n: Node, guarded: Set<string>): Node {
   const reads = new Map<string, Read>();

@@ -72,3 +72,21 @@ paths:
   assert.equal(at('/WithFallback'), 7);
   assert.equal(at('/Alarm'), 0, 'the default, not a comparison against nothing');
 });
+
+test('a field read as a single value never maps over an array (a limit out of an array element)', async () => {
+  const { loadMapping, defaultMappingFile } = await import('../../src/mapping/index.js');
+  const mapping = loadMapping(defaultMappingFile());
+  const base = { Dc: { Power: 1, Voltage: 50 }, Soc: 50 };
+  for (const Info of [[{ MaxChargeCurrent: 300 }, {}], [{ MaxChargeCurrent: 300 }], [[{ MaxChargeCurrent: 300 }]]]) {
+    const ev = await new Evaluator(mapping).evaluate({ ...base, Info }, 0);
+    assert.equal(ev.values[mapping.byPath.get('/Info/MaxChargeCurrent')!.index], null, JSON.stringify(Info));
+  }
+  const arrayDc = await new Evaluator(mapping).evaluate({ Dc: [{ Power: 321.6, Voltage: 52.7 }], Soc: 50 }, 0);
+  assert.deepEqual(arrayDc.missingRequired, ['/Dc/0/Power', '/Dc/0/Voltage'], 'required inputs inside an array do not count');
+  const sums = parseMapping(`
+paths:
+  /Dc/0/Current: {type: d, value: "$sum(packs.current)"}
+`);
+  const ev = await new Evaluator(sums).evaluate({ packs: [{ current: 10 }, { current: -4 }] }, 0);
+  assert.equal(ev.values[0], 6, "JSONata's own functions still take sequences");
+});
