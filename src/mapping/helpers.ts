@@ -4,7 +4,7 @@
  * returns undefined for missing or non-numeric inputs, like JSONata's own operators, never throws.
  */
 import { roundPython } from '../venus/format.js';
-import { FIELD, field, PRESENT, present } from './strict.js';
+import { FIELD, field, PRESENT, present, SCALAR, scalar } from './strict.js';
 
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 
@@ -128,4 +128,6 @@ export const HELPERS: Record<string, (...args: unknown[]) => unknown> = {
   [PRESENT]: present,
   /** Internal: a single-value field read that never maps over an array (strict.ts). */
   [FIELD]: field,
+  /** Internal: the same for a list element, where an array would be flattened in (strict.ts). */
+  [SCALAR]: scalar,
 };

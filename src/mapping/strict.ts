@@ -43,8 +43,9 @@ export function makeStrict(ast: unknown): void {
   Object.assign(root, rewritten, { then: inner });
 }
 
-/** The helper single-value reads are rewritten to (see singleValueReads). */
+/** The helpers single-value reads are rewritten to (see singleValueReads). */
 export const FIELD = '__field';
+export const SCALAR = '__scalar';
 
 /**
  * `$__field($$, 'Info', 'MaxChargeCurrent')`: the field at that path from the root, read key by
@@ -63,6 +64,24 @@ export function field(root: unknown, ...keys: unknown[]): unknown {
 }
 
 /**
+ * `$__scalar($$, ...)`, for list elements (`$min([Info.Limit, 100])`): like `$__field`, but an
+ * array or object at the end fails the expression (JSONata would flatten it into the list, and
+ * being a wrong value rather than a missing one, `??` must not paper over it).
+ */
+export function scalar(root: unknown, ...keys: unknown[]): unknown {
+  let cur = root;
+  for (const k of keys.slice(0, -1)) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[String(k)];
+    if (Array.isArray(cur)) throw new Error(`${keys.join('.')} is read through an array, not one value`);
+  }
+  const v = field(root, ...keys);
+  if (v !== null && typeof v === 'object')
+    throw new Error(`${keys.join('.')} is ${Array.isArray(v) ? 'an array' : 'an object'}, not one value`);
+  return v;
+}
+
+/**
  * Rewrite, in place, every plain multi-step field path read as a single value into a `$__field`
  * call: bare, in conditions and `??`, in list elements, as arguments of vbat's helpers. Paths handed
  * straight to JSONata's own functions keep JSONata's meaning (`$sum(packs.voltage)` maps over
@@ -70,16 +89,17 @@ export function field(root: unknown, ...keys: unknown[]): unknown {
  */
 export function singleValueReads(ast: unknown, scalarFunctions: ReadonlySet<string>): void {
   const root = ast as Node;
-  const rewrite = (n: Node | undefined, sequence: boolean): Node | undefined => {
+  const rewrite = (n: Node | undefined, sequence: boolean, element = false): Node | undefined => {
     if (!n || typeof n !== 'object') return n;
     switch (n.type) {
       case 'path': {
         const names = fieldNames(n);
-        if (names && names.length > 1 && n.steps!.every(plainStep) && n.steps!.length === names.length && !sequence) {
+        const plain = names && n.steps!.every(plainStep) && n.steps!.length === names.length;
+        if (plain && !sequence && (names.length > 1 || element)) {
           return {
             type: 'function',
             value: '(',
-            procedure: { type: 'variable', value: FIELD },
+            procedure: { type: 'variable', value: element ? SCALAR : FIELD },
             arguments: [{ type: 'variable', value: '$' }, ...names.map((name) => ({ type: 'string', value: name }))],
           };
         }
@@ -89,14 +109,15 @@ export function singleValueReads(ast: unknown, scalarFunctions: ReadonlySet<stri
       case 'function':
       case 'partial': {
         const name = n.procedure?.type === 'variable' ? String(n.procedure.value) : '';
-        const seq = !scalarFunctions.has(name);
-        if (n.arguments) n.arguments = n.arguments.map((a) => rewrite(a, seq)!);
+        // In a list element, `x ?? d` tests x as one value too: through an array it fails.
+        const seq = !scalarFunctions.has(name) && !(element && name === 'exists');
+        if (n.arguments) n.arguments = n.arguments.map((a) => rewrite(a, seq, element && name === 'exists')!);
         return n;
       }
       case 'condition':
-        n.condition = rewrite(n.condition, false);
-        n.then = rewrite(n.then, false);
-        if (n.else) n.else = rewrite(n.else, false);
+        n.condition = rewrite(n.condition, false, element);
+        n.then = rewrite(n.then, false, element);
+        if (n.else) n.else = rewrite(n.else, false, element);
         return n;
       case 'binary':
       case 'apply':
@@ -108,7 +129,8 @@ export function singleValueReads(ast: unknown, scalarFunctions: ReadonlySet<stri
         return n;
       case 'unary':
         if (n.expression) n.expression = rewrite(n.expression, false);
-        if (n.expressions) n.expressions = n.expressions.map((e) => rewrite(e, false)!);
+        // `[a, b]`: each element is one value; `$min([x ?? 5, 100])` keeps that through `??`.
+        if (n.expressions) n.expressions = n.expressions.map((e) => rewrite(e, false, n.value === '[')!);
         return n;
       case 'block':
         if (n.expressions) n.expressions = n.expressions.map((e) => rewrite(e, false)!);

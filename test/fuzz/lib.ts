@@ -845,6 +845,9 @@ paths:
 `;
 
 /** ESPHome JK-BMS: the charge limits DVCC uses are formulas; check them against what they read. */
+/** The mapping's sane range for a limit (0..max): outside it the path is invalid. */
+const bounded = (v: PathValue, max: number): PathValue => (typeof v === 'number' && (v < 0 || v > max) ? null : v);
+
 function esphomeDerived(vars: Record<string, unknown>): Scenario['derived'] {
   const cellV = Number(vars.chargeCellVoltage);
   const maxC = Number(vars.maxChargeCurrent);
@@ -867,7 +870,7 @@ function esphomeDerived(vars: Record<string, unknown>): Scenario['derived'] {
   return (at, model) => {
     const nr = at('/System/NrOfCellsPerBattery');
     const mcv = at('/Info/MaxChargeVoltage');
-    const expV = nr === null ? null : cellV * (nr as number);
+    const expV = bounded(nr === null ? null : cellV * (nr as number), 100);
     if (mcv !== expV)
       return {
         path: '/Info/MaxChargeVoltage',
@@ -876,7 +879,8 @@ function esphomeDerived(vars: Record<string, unknown>): Scenario['derived'] {
         throughArray: false,
       };
     const mcc = at('/Info/MaxChargeCurrent');
-    const [expC, readC, arrayC] = limit(model, at('/Io/AllowToCharge'), 'charging_overcurrent_protection', maxC);
+    const [rawC, readC, arrayC] = limit(model, at('/Io/AllowToCharge'), 'charging_overcurrent_protection', maxC);
+    const expC = rawC.map((v) => bounded(v, 2000));
     if (!expC.includes(mcc))
       return {
         path: '/Info/MaxChargeCurrent',
@@ -885,7 +889,8 @@ function esphomeDerived(vars: Record<string, unknown>): Scenario['derived'] {
         throughArray: arrayC,
       };
     const mdc = at('/Info/MaxDischargeCurrent');
-    const [expD, readD, arrayD] = limit(model, at('/Io/AllowToDischarge'), 'discharging_overcurrent_protection', maxD);
+    const [rawD, readD, arrayD] = limit(model, at('/Io/AllowToDischarge'), 'discharging_overcurrent_protection', maxD);
+    const expD = rawD.map((v) => bounded(v, 2000));
     if (!expD.includes(mdc))
       return {
         path: '/Info/MaxDischargeCurrent',
