@@ -85,7 +85,7 @@ export class Battery {
   /** Serialises message batches and ticks: a transaction never sees a tick halfway through. */
   private work: Promise<void> = Promise.resolve();
   private lastValid = -Infinity;
-  /** Leaves expired since the last published evaluation: the next tick re-evaluates. */
+  /** Leaves expired since the last published evaluation (cleared only by publishing one). */
   private dirty = false;
   /** Whether the document is built from many messages (see gathering()). */
   private readonly gathers: boolean;
@@ -235,6 +235,7 @@ export class Battery {
       return true;
     }
     this.commit(delivering, now);
+    this.dirty = false; // what is published now reflects every expiry so far
     this.lastValid = now;
     this.diag.accepted++;
     this.warnProblems(ev);
@@ -267,9 +268,7 @@ export class Battery {
 
   private evaluate(now: number): Promise<Evaluation> {
     const latest = this.mapping.input.merge ? this.documents.latest : undefined;
-    const ev = this.evaluator.evaluate(this.documents.document, now, latest);
-    this.dirty = false;
-    return ev;
+    return this.evaluator.evaluate(this.documents.document, now, latest);
   }
 
   private async refresh(): Promise<void> {
@@ -292,6 +291,7 @@ export class Battery {
     // Some values expired: recompute without them.
     const ev = await this.evaluate(now);
     if (ev.missingRequired.length) return this.goStale(`inputs of ${ev.missingRequired.join(', ')} are older than their timeout`);
+    this.dirty = false;
     await this.publish(frameOf(this.mapping, ev), true);
   }
 

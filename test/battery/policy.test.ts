@@ -239,3 +239,16 @@ paths:
   await fresh.send({ topic: 'jk/voltage', payload: '52.1' });
   assert.equal(fresh.value('/Connected'), 0, 'a wrong value is never gathered');
 });
+
+test('values that expire while a message is being rejected still leave the bus at the next tick', async () => {
+  const r = await rig({ timeout: 5 });
+  await r.send({ payload: FULL }); // limits expire at 5 s
+  await r.advanceTo(3000);
+  await r.send({ payload: MIN }); // keeps Dc and Soc fresh until 8 s
+  r.t = 5500;
+  await r.send({ payload: { ...MIN, Soc: 150 } }); // expiry runs, then this message is dropped
+  assert.ok(r.lines.some((l) => /message dropped/.test(l)));
+  await r.advanceTo(6500); // one tick
+  assert.equal(r.value('/Connected'), 1);
+  for (const p of LIMITS) assert.equal(r.value(p), null, `${p}: its message is older than the timeout`);
+});
