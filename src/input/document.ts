@@ -37,10 +37,12 @@ export class DocumentBuilder {
   private readonly merge: boolean;
   private readonly store = new LeafStore();
   /** json without merge: the leaves each topic's last payload delivered, replaced by the next. */
-  private readonly owned = new Map<string, string[][]>();
+  private readonly owned = new Map<string, Tree>();
   /** Undo for `owned` within a transaction. */
-  private ownedUndo?: [string, string[][] | undefined][];
+  private ownedUndo?: [string, Tree | undefined][];
   private latestTree: Tree = blank();
+  /** `aliased`: latestTree is a message's own payload, which `owned` may hold too. */
+  private latestState: 'empty' | 'aliased' | 'own' = 'empty';
   private inTransaction = false;
   private readonly max: number;
   private readonly maxTopics: number;
@@ -70,7 +72,7 @@ export class DocumentBuilder {
   begin(): void {
     this.store.begin();
     this.ownedUndo = [];
-    this.latestTree = blank();
+    this.resetLatest();
     this.inTransaction = true;
   }
 
@@ -88,14 +90,31 @@ export class DocumentBuilder {
       else this.owned.delete(topic);
     }
     this.ownedUndo = undefined;
-    this.latestTree = blank();
+    this.resetLatest();
     this.inTransaction = false;
+  }
+
+  private resetLatest(): void {
+    this.latestTree = blank();
+    this.latestState = 'empty';
+  }
+
+  /** `latest`, safe to write to. */
+  private ownLatest(): Tree {
+    if (this.latestState === 'aliased') {
+      const copy = blank();
+      mergePlain(copy, this.latestTree);
+      this.latestTree = copy;
+    }
+    this.latestState = 'own';
+    return this.latestTree;
   }
 
   /** Drop leaves whose source timeout has run out; true when anything was dropped. */
   expire(now: number): boolean {
     if (!this.store.expire(now)) return false;
     this.latestTree = stillHeld(this.latestTree, this.store.document);
+    this.latestState = 'own';
     return true;
   }
 
@@ -103,7 +122,7 @@ export class DocumentBuilder {
   clear(): void {
     this.store.clear();
     this.owned.clear();
-    this.latestTree = blank();
+    this.resetLatest();
   }
 
   /**
@@ -116,7 +135,7 @@ export class DocumentBuilder {
     if (!this.store.hasTopic(topic) && this.store.topicCount >= this.maxTopics) {
       return refuse('topics', `the document already holds data from ${this.maxTopics} topics; new topic ${topic} ignored`);
     }
-    if (!this.inTransaction) this.latestTree = blank();
+    if (!this.inTransaction) this.resetLatest();
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
     try {
       return this.format === 'tree' ? this.acceptLeaf(topic, text, expiresAt) : this.acceptJson(topic, text, expiresAt);
@@ -143,19 +162,17 @@ export class DocumentBuilder {
       count = this.store.merge(value, info);
     } else {
       // The payload replaces this topic's previous one; other topics' leaves stay.
-      for (const keys of this.owned.get(topic) ?? []) this.store.removeOwned(keys, topic);
-      const leaves: string[][] = [];
-      count = forEachLeaf(value, (keys, v) => {
-        this.store.set(keys, v, info);
-        leaves.push(keys.slice());
-      });
-      this.ownedUndo?.push([topic, this.owned.get(topic)]);
-      if (leaves.length) this.owned.set(topic, leaves);
+      const previous = this.owned.get(topic);
+      if (previous) forEachLeaf(previous, (keys) => this.store.removeOwned(keys, topic));
+      count = forEachLeaf(value, (keys, v) => this.store.set(keys, v, info));
+      this.ownedUndo?.push([topic, previous]);
+      if (count) this.owned.set(topic, value);
       else this.owned.delete(topic);
     }
-    // The message's own (sanitized) tree is `latest` when it is the first of its transaction.
-    if (Object.keys(this.latestTree).length === 0) this.latestTree = value;
-    else mergePlain(this.latestTree, value);
+    if (this.latestState === 'empty') {
+      this.latestTree = value; // the message's own (sanitized) tree; copied before anything merges into it
+      this.latestState = 'aliased';
+    } else mergePlain(this.ownLatest(), value);
     return { ok: true, doc: this.store.document, leaves: count };
   }
 
@@ -174,7 +191,7 @@ export class DocumentBuilder {
     }
     if (value === undefined) return refuse('empty', 'empty payload');
     this.store.set(keys, value, new LeafInfo(expiresAt, topic));
-    setPlain(this.latestTree, keys, value);
+    setPlain(this.ownLatest(), keys, value);
     return { ok: true, doc: this.store.document, leaves: 1 };
   }
 }
