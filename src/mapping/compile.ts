@@ -15,12 +15,20 @@ import { budgetOptions, installBudget, regexProblems } from './budget.js';
 import { compileFast, type FastFn } from './fast.js';
 import { HELPERS } from './helpers.js';
 import { makeStrict, PRESENT, singleValueReads } from './strict.js';
-
-/** Functions whose arguments are single values (see singleValueReads). */
-// Not $__present: it asks whether an input is there at all, in JSONata's own terms.
-const SCALAR_FUNCTIONS = new Set([...Object.keys(HELPERS).filter((n) => n !== PRESENT), 'path']);
 import type { Expressions, InputSpec, MappingFile } from './model.js';
 import { validateMappingShape } from './validate.js';
+
+/**
+ * Functions whose arguments are single values (see singleValueReads). Not $__present: it asks
+ * whether an input is there at all, in JSONata's own terms.
+ */
+const SCALAR_FUNCTIONS = new Set([...Object.keys(HELPERS).filter((n) => n !== PRESENT), 'path']);
+
+/** The strict rewrites (strict.ts), applied alike to the AST the fast evaluator and JSONata run. */
+function rewrite(ast: unknown): void {
+  makeStrict(ast);
+  singleValueReads(ast, SCALAR_FUNCTIONS);
+}
 
 export interface CompiledExpr {
   source: string;
@@ -194,13 +202,11 @@ function compileExprs(
       const ast = parsed.ast();
       for (const reason of regexProblems(ast))
         problems.push({ file: doc.file, line, where: `${path} ${field}`, reason: `${reason} in \`${source}\`` });
-      makeStrict(ast);
-      singleValueReads(ast, SCALAR_FUNCTIONS);
+      rewrite(ast);
       const fast = compileFast(ast);
       const create = () => {
         const e = createExpression(source);
-        makeStrict(e.ast());
-        singleValueReads(e.ast(), SCALAR_FUNCTIONS);
+        rewrite(e.ast());
         return e;
       };
       // Keep the parsed expression only when the fast path cannot stand in for it.
