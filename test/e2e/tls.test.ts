@@ -172,6 +172,7 @@ describe('TLS to the broker', { concurrency: false }, () => {
     for (const part of ['P@ss', 'w0rd', 'ss:w0rd']) assert.ok(!d.log.includes(part), `the log shows "${part}"`);
     const wrong = vbat('wrongpw', { url: b.url.replace('mqtt://', 'mqtt://vbat:nope@') } as Broker, { reconnectMax: 1 });
     await wrong.waitLog(/MQTT cannot connect/);
+    assert.doesNotMatch(wrong.log, /MQTT connected/, 'a wrong password is refused, so the right one is what connected');
   });
 
   test('insecure: connects without checking, and says so', async () => {
