@@ -5,9 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
+import { guardStream } from './packet-guard.js';
 
 export interface MqttMessage {
   topic: string;
@@ -26,12 +28,23 @@ export interface MqttSourceOptions {
   onState?: (connected: boolean) => void;
 }
 
+/**
+ * A PUBLISH's remaining length is its topic (up to 65535 bytes and a 2-byte length), a 2-byte packet
+ * id and its payload; a packet longer than that allowance plus mqtt.maxPayloadBytes is skipped on
+ * the wire (packet-guard.ts), so no message much over the payload limit is ever held in memory.
+ */
+const TOPIC_AND_ID_ALLOWANCE = 2 + 65_535 + 2;
+
+type StreamBuilder = (client: MqttClient) => Duplex;
+
 /** Outages up to this long are retried every QUICK_RETRY_MS; longer ones back off. */
 const SHORT_OUTAGE_MS = 10_000;
 const QUICK_RETRY_MS = 500;
 
 export class MqttSource {
   private client?: MqttClient;
+  /** The broker connection under the guard, for socket options. */
+  private socket?: Partial<Socket>;
   private connected = false;
   private lastError = '';
   private backoffMs: number;
@@ -67,18 +80,43 @@ export class MqttSource {
       ca: c.ca ? readFileSync(c.ca) : undefined,
       cert: c.cert ? readFileSync(c.cert) : undefined,
       key: c.key ? readFileSync(c.key) : undefined,
+      manualConnect: true, // the stream is guarded first
     };
     const client = mqtt.connect(safeUrl(c.url), options);
+    this.guardIncoming(client);
     this.client = client;
     client.on('connect', () => this.onConnect(client));
     client.on('close', () => this.onClose(client));
     client.on('error', (err) => this.onError(err));
     client.on('message', (topic, payload, packet) => this.opts.onMessage({ topic, payload, retained: packet.retain }));
+    client.connect();
+  }
+
+  /**
+   * Puts a PacketGuard between the broker's bytes and mqtt.js's parser. mqtt.js builds one stream
+   * per connection attempt with a builder it keeps privately; no public option reaches the raw
+   * stream, so the builder is wrapped, and a change of that internal fails loudly here.
+   */
+  private guardIncoming(client: MqttClient): void {
+    const internals = client as unknown as { streamBuilder?: StreamBuilder };
+    const build = internals.streamBuilder;
+    if (typeof build !== 'function') throw new Error('mqtt.js no longer has the streamBuilder vbat guards: update src/mqtt/client.ts');
+    const max = this.opts.config.maxPayloadBytes;
+    internals.streamBuilder = (c) => {
+      const raw = build(c);
+      this.socket = raw as Partial<Socket>;
+      return guardStream(raw, max + TOPIC_AND_ID_ALLOWANCE, (s) =>
+        this.opts.log.warnLimited(
+          'oversize',
+          `message on ${JSON.stringify(s.topic)} dropped: ${s.bytes} bytes is over mqtt.maxPayloadBytes (${max}); skipped as it arrived, never held in memory`,
+        ),
+      );
+    };
   }
 
   private onConnect(client: MqttClient): void {
     // Nagle's algorithm would hold small packets back for tens of milliseconds.
-    (client.stream as Partial<Socket> | undefined)?.setNoDelay?.(true);
+    this.socket?.setNoDelay?.(true);
     this.backoffMs = this.opts.config.reconnectMin * 1000;
     client.options.reconnectPeriod = this.backoffMs;
     this.outageSince = undefined;

@@ -128,6 +128,56 @@ describe('safety end to end', { concurrency: false }, () => {
     await d.stop();
   });
 
+  test('a 50 MB publish is skipped as it arrives, never held in memory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vbat-big-'));
+    const cfg = join(dir, 'config.json');
+    // QoS 1: vbat acknowledges the skipped packet itself, or the broker would hold it in flight.
+    writeFileSync(
+      cfg,
+      JSON.stringify({ mqtt: { url: w.broker.url, qos: 1 }, batteries: [{ name: 'big', topic: 'safe/big', instance: 66 }] }),
+    );
+    const d = w.vbat(['--config', cfg]);
+    await d.waitLog(/subscribed to/);
+    const peakKb = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))![1]);
+    await w.publish('safe/big', FULL);
+    await w.until(SVC('big'), (i) => i['/Info/MaxChargeCurrent']!.value === 80, 'first payload');
+    const before = peakKb();
+    const huge = Buffer.alloc(50 * 1024 * 1024, 0x20);
+    for (let round = 0; round < 2; round++) {
+      await w.publish('safe/big', huge);
+      await w.publish('safe/big', { ...FULL, Soc: 40 + round });
+      await w.until(SVC('big'), (i) => i['/Soc']!.value === 40 + round, 'the next payload after the huge one');
+    }
+    assert.equal(d.count(/message on "safe\/big" dropped: 52428\d+ bytes is over mqtt.maxPayloadBytes/), 1, 'one warning, rate-limited');
+    // Held whole, one 50 MB packet costs mqtt.js at least 100 MB (its chunks and their join; 160 MB
+    // measured). Skipped, it costs only socket chunks that wait for V8's next collection (~40 MB).
+    const grownMb = (peakKb() - before) / 1024;
+    assert.ok(grownMb < 70, `peak memory grew by ${grownMb.toFixed(1)} MB for two 50 MB publishes`);
+    assert.doesNotMatch(d.log, /lost|reconnecting/, 'the connection stayed up');
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('skipped QoS 1 publishes are acknowledged: more than the broker keeps in flight do not stall the stream', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vbat-acks-'));
+    const cfg = join(dir, 'config.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        mqtt: { url: w.broker.url, qos: 1, maxPayloadBytes: 1024 },
+        batteries: [{ name: 'acks', topic: 'safe/acks', instance: 67 }],
+      }),
+    );
+    const d = w.vbat(['--config', cfg]);
+    await d.waitLog(/subscribed to/);
+    // mosquitto keeps at most 20 unacknowledged QoS 1 messages per client in flight, then queues.
+    for (let k = 0; k < 30; k++) await w.publish('safe/acks', Buffer.alloc(100_000, 0x20));
+    await w.publish('safe/acks', FULL);
+    await w.until(SVC('acks'), (i) => i['/Info/MaxChargeCurrent']!.value === 80, 'the payload after 30 skipped ones');
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('a missing TLS CA file: refused at start-up, before the bus name is claimed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vbat-tls-'));
     try {
