@@ -5,11 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { FileProblemsError, type Problem } from '../errors.js';
 import { validTopicFilter } from '../input/index.js';
 import { mappingPath, schemaPath } from '../util/package-root.js';
-import { errorSegments, lineOf, loadYamlFile } from '../util/yaml-file.js';
+import { schemaProblems, type SpecialReason } from '../util/schema-problems.js';
+import { lineOf, loadYamlFile } from '../util/yaml-file.js';
 import type { BatteryConfig, BatteryFileConfig, FileConfig, RunConfig, Source } from './types.js';
 
 /** Command-line flags that override or stand in for a file (`vbat run --broker ... --topic ...`). */
@@ -25,6 +26,18 @@ export interface ConfigFlags {
   variables?: Record<string, unknown>;
 }
 
+/** A broker URL without a scheme gets a suggestion, not the schema's regular expression. */
+const configReason: SpecialReason = (e, value) => {
+  if (e.instancePath !== '/mqtt/url' || e.keyword !== 'pattern' || typeof value !== 'string') return undefined;
+  // Never echo what came before an @: it may be a user and password.
+  const hostPort = value
+    .replace(/^[a-z][a-z0-9+.-]*:\/+/i, '')
+    .replace(/^.*@/, '')
+    .replace(/\/.*$/, '');
+  const suggestion = /:\d+$/.test(hostPort) ? hostPort : `${hostPort || 'host'}:1883`;
+  return `not a broker URL (it needs a scheme): write mqtt://${suggestion} (mqtts:// for TLS; tcp, ssl, ws and wss work too)`;
+};
+
 export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): RunConfig {
   const doc = file ? loadYamlFile(file) : { file: '<command line>', text: '', data: {}, lines: new Map<string, number>() };
   const data = (doc.data ?? {}) as Record<string, unknown>;
@@ -32,22 +45,7 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): R
   const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(
     JSON.parse(readFileSync(schemaPath('config.schema.json'), 'utf8')) as object,
   );
-  const where = (e: ErrorObject) => errorSegments(e);
-  if (!validate(data)) {
-    throw new FileProblemsError(
-      (validate.errors ?? [])
-        .filter((e) => e.keyword !== 'oneOf')
-        .map((e) => ({
-          file: doc.file,
-          line: lineOf(doc, where(e)),
-          where: where(e).join(' › ') || undefined,
-          reason:
-            e.keyword === 'additionalProperties'
-              ? `unknown key "${String((e.params as { additionalProperty: string }).additionalProperty)}"`
-              : (e.message ?? e.keyword),
-        })),
-    );
-  }
+  if (!validate(data)) throw new FileProblemsError(schemaProblems(doc, validate.errors ?? [], configReason));
   const config = data as unknown as FileConfig;
   const problems: Problem[] = [];
   const problem = (segments: (string | number)[], reason: string) =>

@@ -102,9 +102,22 @@ test('bad configs are refused with file, line and reason', () => {
     ),
   );
   const text = p.join('\n');
-  assert.match(text, /bad\.yaml:1: logLevel: must be equal to one of the allowed values/);
-  assert.match(text, /bad\.yaml:3: mqtt › url: must match pattern/);
+  assert.match(text, /bad\.yaml:1: logLevel: must be one of "error", "warn", "info", "debug"/);
+  assert.match(text, /bad\.yaml:3: mqtt › url: not a broker URL \(it needs a scheme\): write mqtt:\/\/x:1883/);
+  assert.doesNotMatch(text, /pattern|\^\(/, 'no regular expression for a person to decode');
   assert.match(text, /bad\.yaml:9: batteries › 1 › instance: must be >= 0/);
+});
+
+test('a broker given without its scheme gets the URL to write, and never shows a password', () => {
+  for (const [given, want] of [
+    ['192.168.1.10', 'mqtt://192.168.1.10:1883'],
+    ['broker.local:1884', 'mqtt://broker.local:1884'],
+    ['user:s3cret@192.168.1.10', 'mqtt://192.168.1.10:1883'],
+  ]) {
+    const text = problems(() => loadConfig(undefined, { broker: given, topic: 'bms/x' })).join('\n');
+    assert.ok(text.includes(`write ${want} (mqtts:// for TLS`), text);
+    assert.doesNotMatch(text, /s3cret|user/);
+  }
 });
 
 test('rules beyond the schema: duplicates, topic filters, topic and topics', () => {
