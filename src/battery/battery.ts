@@ -60,6 +60,16 @@ const MAX_PENDING = 10_000;
 const TICK_MS = 1000;
 /** How often the log gets a one-line summary of the counters (in ticks). */
 const SUMMARY_TICKS = 600;
+/**
+ * Diagnostics (/Vbat/*) are brought up to date on the tick after they change, but signalled only
+ * with data changes, state changes, after a rejected message, and every this many ticks: counters
+ * signalled every second would make an ItemsChanged every second for a battery whose data does not
+ * change, which dbus-flashmq parses and forwards to MQTT and VRM.
+ */
+const DIAGNOSTICS_SIGNAL_TICKS = 60;
+
+/** Which service paths go with a publish: none (a message), the tick's refresh, or a state change. */
+type ServiceUpdate = 'none' | 'tick' | 'state';
 
 const defaultEvery = (ms: number, fn: () => void) => {
   const t = setInterval(fn, ms);
@@ -85,6 +95,10 @@ export class Battery {
   /** Serialises message batches and ticks: a transaction never sees a tick halfway through. */
   private work: Promise<void> = Promise.resolve();
   private lastValid = -Infinity;
+  /** Diagnostics changed since they were last evaluated (a message counted or refused). */
+  private diagChanged = false;
+  /** A message was refused since the diagnostics were last signalled: show it on the next tick. */
+  private rejectedUnsignalled = false;
   /** Leaves expired since the last published evaluation (cleared only by publishing one). */
   private dirty = false;
   /** Whether the document is built from many messages (see gathering()). */
@@ -238,13 +252,14 @@ export class Battery {
     this.dirty = false; // what is published now reflects every expiry so far
     this.lastValid = now;
     this.diag.accepted++;
+    this.diagChanged = true;
     this.warnProblems(ev);
     const wasConnected = this.diag.connected;
     if (!wasConnected) {
       this.diag.connected = true;
       this.log.info('data is arriving: battery connected');
     }
-    await this.publish(frameOf(this.mapping, ev, !wasConnected), !wasConnected);
+    await this.publish(frameOf(this.mapping, ev, !wasConnected), wasConnected ? 'none' : 'state');
     return true;
   }
 
@@ -278,7 +293,7 @@ export class Battery {
       this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${s.required ? '' : ' (optional source: its values are dropped)'}`);
     }
     const dropped = this.documents.expire(now) || this.dirty;
-    if (!this.diag.connected) return this.publish(new Map(), true);
+    if (!this.diag.connected) return this.publish(new Map(), 'tick');
     if (!this.freshness.live())
       return this.goStale(
         `required source ${this.freshness
@@ -287,19 +302,19 @@ export class Battery {
           .join(', ')} silent`,
       );
     if (now - this.lastValid >= this.config.timeout * 1000) return this.goStale(`no valid message for ${this.config.timeout} s`);
-    if (!dropped) return this.publish(new Map(), true);
+    if (!dropped) return this.publish(new Map(), 'tick');
     // Some values expired: recompute without them.
     const ev = await this.evaluate(now);
     if (ev.missingRequired.length) return this.goStale(`inputs of ${ev.missingRequired.join(', ')} are older than their timeout`);
     this.dirty = false;
-    await this.publish(frameOf(this.mapping, ev), true);
+    await this.publish(frameOf(this.mapping, ev), 'tick');
   }
 
   private goStale(why: string): Promise<void> {
     this.forget();
     this.log.warn(`battery stale (${why}): /Connected = 0, all data paths (charge limits included) invalid until fresh data arrives`);
     const invalid: Frame = new Map(this.mapping.paths.map((p) => [p.path, { value: null, text: INVALID_TEXT }]));
-    return this.publish(invalid, true);
+    return this.publish(invalid, 'state');
   }
 
   /** Forget all data: what comes back is built only from messages that arrive afterwards. */
@@ -313,6 +328,8 @@ export class Battery {
 
   private reject(reason: string, key: string): void {
     this.diag.rejected++;
+    this.diagChanged = true;
+    this.rejectedUnsignalled = true;
     this.diag.lastProblem = reason;
     this.log.warnLimited(key, reason);
   }
@@ -328,19 +345,24 @@ export class Battery {
   }
 
   /**
-   * Apply data changes in one update. The service paths (identity, diagnostics) are re-evaluated
-   * only with `withService` (state changes and the 1 s tick), not per message.
+   * Apply data changes in one update. The service paths (identity, diagnostics) are evaluated only
+   * at state changes and on the tick after they changed, never per message; see
+   * DIAGNOSTICS_SIGNAL_TICKS for when they are signalled.
    */
-  private async publish(data: Frame, withService = false): Promise<void> {
+  private async publish(data: Frame, service: ServiceUpdate): Promise<void> {
     const sink = this.sink;
     if (!sink) return;
-    if (withService) {
-      const last = this.lastValid;
-      this.diag.messageAge = last === -Infinity ? undefined : Math.max(0, Math.floor((this.now() - last) / 1000));
+    if (service === 'none') return sink.apply(data);
+    const signal = service === 'state' || this.rejectedUnsignalled || this.ticks % DIAGNOSTICS_SIGNAL_TICKS === 0;
+    if (service === 'state' || this.diagChanged) {
+      this.diagChanged = false;
+      this.diag.lastMessageTime = this.lastValid === -Infinity ? undefined : Math.floor(this.lastValid / 1000);
       const ev = await this.serviceEval.evaluate(this.serviceDoc());
-      for (const [path, state] of frameOf(serviceMapping(), ev)) data.set(path, state);
+      sink.apply(frameOf(serviceMapping(), ev), 'later');
     }
-    sink.apply(data);
+    if (signal) this.rejectedUnsignalled = false;
+    // Data changes are always signalled, and take the held diagnostics with them.
+    sink.apply(data, signal ? 'all' : 'changes');
   }
 
   /** The service as exported now: service paths from the current state, data paths invalid. */

@@ -18,7 +18,8 @@ export function serviceMapping(): CompiledMapping {
 
 export interface Diagnostics {
   connected: boolean;
-  messageAge?: number;
+  /** Unix time (s) of the last valid message. */
+  lastMessageTime?: number;
   accepted: number;
   rejected: number;
   lastProblem?: string;
@@ -48,7 +49,7 @@ export function serviceDocument(
     hardwareVersion: mapping.name,
     serial: `vbat-${hostname()}-${cfg.name}`,
     connected: diag.connected ? 1 : 0,
-    messageAge: diag.messageAge,
+    lastMessageTime: diag.lastMessageTime,
     accepted: diag.accepted,
     rejected: diag.rejected,
     lastProblem: diag.lastProblem,

@@ -5,14 +5,15 @@
  * close() nothing is exported again, whatever fails at the same moment: a GX device shutting down
  * must not keep vbat alive.
  */
-import { startService, type BusItemService, type ItemDefinition } from '../dbus/index.js';
+import { startService, type BusItemService, type ItemDefinition, type Signalling } from '../dbus/index.js';
 import type { Logger } from '../log.js';
 import type { Frame, PathValue } from '../venus/types.js';
 
 export interface BatterySink {
   /** Export the service; rejects when the name is taken or the bus cannot be reached. */
   open(): Promise<void>;
-  apply(frame: Frame): void;
+  /** Set paths; `signalling` says when clients are told (see Signalling). */
+  apply(frame: Frame, signalling?: Signalling): void;
   close(): Promise<void>;
 }
 
@@ -64,8 +65,8 @@ export class DbusSink implements BatterySink {
     this.service = service;
   }
 
-  apply(frame: Frame): void {
-    if (frame.size) this.service?.apply(frame);
+  apply(frame: Frame, signalling: Signalling = 'changes'): void {
+    if (frame.size || signalling === 'all') this.service?.apply(frame, signalling);
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@
  * Nothing else in src/dbus/ is meant to be imported from outside.
  */
 export { startService } from './service.js';
-export type { BusItemService, ItemDefinition, ServiceOptions } from './types.js';
+export type { BusItemService, ItemDefinition, ServiceOptions, Signalling } from './types.js';
 export { NameTakenError, ServiceConfigError } from './errors.js';
 export { MANDATORY_PATHS } from './items.js';
 export { busDaemonCall, connectBus, resolveBusAddress, type BusConnection } from './connection.js';

@@ -10,7 +10,7 @@ import { encodeItemEntry, writeItemProps, writeItemsDict } from './encode.js';
 import { NameTakenError } from './errors.js';
 import { buildItemTree, type Item, type ItemTree } from './items.js';
 import { MessageSender } from './sender.js';
-import type { BusItemService, ServiceOptions } from './types.js';
+import type { BusItemService, ServiceOptions, Signalling } from './types.js';
 import { coerceValue, sanitizeText, valueFromSetValue } from './values.js';
 import { WireWriter } from './wire.js';
 
@@ -66,6 +66,8 @@ class Service implements BusItemService, DispatchTarget {
   private readonly scratch = new WireWriter(512);
   private readonly handler: ReturnType<typeof createMethodHandler>;
   private batch = 0;
+  /** Changes applied `later`: they go out with the next ItemsChanged. */
+  private readonly held = new Set<Item>();
   private dead = false;
   private closing: Promise<void> | undefined;
 
@@ -86,7 +88,12 @@ class Service implements BusItemService, DispatchTarget {
     conn.bus.addMethodHandler(this.handler);
   }
 
-  apply(changes: Iterable<[string, ItemState]> | Frame): number {
+  /**
+   * Set items; one ItemsChanged carries what changed. `later` holds the changes back (values a
+   * client reads are current, but no signal goes out): they go with the next signal, which
+   * `changes` sends when it changes anything and `all` sends in any case.
+   */
+  apply(changes: Iterable<[string, ItemState]> | Frame, signalling: Signalling = 'changes'): number {
     if (this.dead) return 0;
     const batch = ++this.batch;
     const changed: Item[] = [];
@@ -107,7 +114,15 @@ class Service implements BusItemService, DispatchTarget {
         changed.push(item);
       }
     }
-    if (changed.length) this.emit(changed);
+    if (signalling === 'later') {
+      for (const item of changed) this.held.add(item);
+      return changed.length;
+    }
+    if (changed.length || (signalling === 'all' && this.held.size)) {
+      for (const item of this.held) if (item.mark !== batch) changed.push(item);
+      this.held.clear();
+      this.emit(changed);
+    }
     return changed.length;
   }
 

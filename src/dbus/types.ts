@@ -65,9 +65,16 @@ export interface BusItemService {
    * checked against the item list before start-up, so an unknown path here is not worth a
    * crash). After close() or a lost connection, nothing is sent and 0 is returned.
    */
-  apply(changes: Iterable<[string, ItemState]> | Frame): number;
+  apply(changes: Iterable<[string, ItemState]> | Frame, signalling?: Signalling): number;
   /** Current state of a path, or undefined if not exported. */
   get(path: string): ItemState | undefined;
   /** Release the name and disconnect. Idempotent. */
   close(): Promise<void>;
 }
+
+/**
+ * When an apply() is signalled: `changes` with its own ItemsChanged if it changed anything;
+ * `later` with the next signal (clients reading values see them at once); `all` now, with
+ * everything held back, even if it changed nothing itself.
+ */
+export type Signalling = 'changes' | 'later' | 'all';

@@ -65,7 +65,7 @@ function body(v: Values, s: Snapshot, now: number): string[] {
   const connected = v.num('/Connected');
   const connText = connected === undefined ? '---' : connected === 1 ? 'yes' : connected === 0 ? 'NO' : `NO (${connected})`;
   const msgs = v.has('/Vbat/MessagesAccepted')
-    ? `messages ${v.fmt('/Vbat/MessagesAccepted', 0)} accepted, ${v.fmt('/Vbat/MessagesRejected', 0)} rejected, age ${v.fmt('/Vbat/MessageAge', 0)} s`
+    ? `messages ${v.fmt('/Vbat/MessagesAccepted', 0)} accepted, ${v.fmt('/Vbat/MessagesRejected', 0)} rejected${messageAge(v.num('/Vbat/LastMessageTime'), now)}`
     : '';
   row('Connected', msgs ? `${connText.padEnd(9)}${msgs}` : connText);
 
@@ -269,4 +269,11 @@ function wrapList(label: string, entries: string[]): string[] {
 
 function clip(line: string, width: number): string {
   return line.length <= width ? line : `${line.slice(0, width - 1)}…`;
+}
+
+/** How long ago the last valid message was, as of vbat's last diagnostics refresh. */
+function messageAge(lastMessageTime: number | undefined, now: number): string {
+  if (lastMessageTime === undefined) return '';
+  const s = Math.max(0, Math.round(now / 1000 - lastMessageTime));
+  return `, last ${s < 120 ? `${s} s` : `${Math.round(s / 60)} min`} ago`;
 }

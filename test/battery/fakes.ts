@@ -4,6 +4,7 @@
  */
 import type { BatteryConfig } from '../../src/config/index.js';
 import { Battery, type BatterySink, type Message, type SinkEvents } from '../../src/battery/index.js';
+import type { Signalling } from '../../src/dbus/index.js';
 import { Logger } from '../../src/log.js';
 import { defaultMappingFile, loadMapping, parseMapping, type CompiledMapping } from '../../src/mapping/index.js';
 import type { Frame, ItemState } from '../../src/venus/types.js';
@@ -11,15 +12,30 @@ import type { Frame, ItemState } from '../../src/venus/types.js';
 export class FakeSink implements BatterySink {
   readonly state = new Map<string, ItemState>();
   readonly frames: Frame[] = [];
+  /** The ItemsChanged signals a client would have seen: the paths of each, as the D-Bus service sends them. */
+  readonly signals: string[][] = [];
+  private readonly held = new Set<string>();
   events?: SinkEvents;
   opened = 0;
   async open(): Promise<void> {
     this.opened++;
     for (const item of await this.events!.items()) this.state.set(item.path, { value: item.value, text: item.text ?? '---' });
   }
-  apply(frame: Frame): void {
+  apply(frame: Frame, signalling: Signalling = 'changes'): void {
     this.frames.push(new Map(frame));
-    for (const [path, s] of frame) this.state.set(path, s);
+    const changed: string[] = [];
+    for (const [path, s] of frame) {
+      const was = this.state.get(path);
+      if (was && was.value === (s.value ?? null) && (was.text === s.text || s.value === null)) continue;
+      this.state.set(path, s);
+      changed.push(path);
+    }
+    if (signalling === 'later') {
+      for (const path of changed) this.held.add(path);
+    } else if (changed.length || (signalling === 'all' && this.held.size)) {
+      this.signals.push([...new Set([...changed, ...this.held])]);
+      this.held.clear();
+    }
   }
   async close(): Promise<void> {}
   value(path: string): unknown {

@@ -166,9 +166,45 @@ test('no accepted message for the battery timeout: stale, even if a source keeps
   await r.send({ payload: { Dc: { Power: 1 } } });
   await r.advanceTo(3000);
   assert.equal(r.value('/Connected'), 0);
-  const last = r.sink.frames.at(-1)!;
-  for (const p of LIMITS) assert.equal(last.get(p)?.value, null, `${p} invalid in the same update as /Connected 0`);
-  assert.equal(last.get('/Connected')?.value, 0);
+  const last = r.sink.signals.at(-1)!;
+  for (const p of LIMITS) {
+    assert.equal(r.value(p), null);
+    assert.ok(last.includes(p), `${p} invalid in the same ItemsChanged as /Connected 0`);
+  }
+  assert.ok(last.includes('/Connected'));
+});
+
+test('idle: no D-Bus signal for a stale battery or unchanged data; diagnostics once a minute and after a refusal', async () => {
+  const r = await rig({ timeout: 600 });
+  await r.advanceTo(120_000);
+  assert.equal(r.sink.signals.length, 0, 'a battery that never had data says nothing');
+  await r.send({ payload: FULL });
+  assert.equal(r.sink.signals.length, 1, 'connecting is one ItemsChanged');
+  assert.ok(r.sink.signals[0]!.includes('/Connected') && r.sink.signals[0]!.includes('/Soc'));
+  // The same payload every second for a minute and a half.
+  for (let t = 121_000; t <= 210_000; t += 1000) {
+    await r.advanceTo(t);
+    await r.send({ payload: FULL });
+  }
+  await r.advanceTo(211_000);
+  const counters = r.sink.signals.slice(1);
+  assert.deepEqual(
+    counters.map((paths) => paths.filter((p) => !p.startsWith('/Vbat/'))),
+    [[]],
+    'unchanged data: one signal in 90 s, and it carries diagnostics only',
+  );
+  assert.ok(counters[0]!.includes('/Vbat/MessagesAccepted'));
+  assert.equal(r.value('/Vbat/MessagesAccepted'), 91, 'what a client reads is up to date within a tick');
+  assert.equal(r.value('/Vbat/LastMessageTime'), 210);
+  // A refused message is shown on the next tick.
+  const before = r.sink.signals.length;
+  await r.send({ payload: 'not json' });
+  await r.advanceTo(212_000);
+  assert.equal(r.sink.signals.length, before + 1);
+  assert.ok(r.sink.signals.at(-1)!.includes('/Vbat/MessagesRejected'));
+  // A change of data goes out at once, with the diagnostics held since.
+  await r.send({ payload: { ...FULL, Soc: 70 } });
+  assert.ok(r.sink.signals.at(-1)!.includes('/Soc'));
 });
 
 test('derived fields follow the seed: recomputed whenever the newest message lacks them', async () => {

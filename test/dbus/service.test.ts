@@ -198,6 +198,29 @@ describe('apply → ItemsChanged', () => {
     assert.deepEqual(Object.keys(got[0]!.body[0]), ['/Mode']);
   });
 
+  it('holds `later` changes back: readable at once, signalled with the next change, or by `all`', async () => {
+    const since = client.received('ItemsChanged').length;
+    assert.equal(svc.apply([['/History/Counter', { value: 43, text: '43' }]], 'later'), 1);
+    const value = (await client.call(NAME, '/History/Counter', 'GetValue')).body[0] as Variant;
+    assert.equal(value.value, 43n, 'a client reading the path sees the new value');
+    // The marker is the next change: the held path goes with it, in the same ItemsChanged.
+    await applyAndSettle([]);
+    let got = itemsChanged(since);
+    assert.equal(got.length, 1, 'no signal of its own');
+    assert.deepEqual(Object.keys(got[0]!.body[0]).sort(), ['/History/Counter', '/Mode']);
+    // `all` sends what is held even when it changes nothing itself; with nothing held, nothing.
+    const again = client.received('ItemsChanged').length;
+    svc.apply([['/History/Counter', { value: 44, text: '44' }]], 'later');
+    svc.apply([], 'all');
+    svc.apply([], 'all');
+    await applyAndSettle([]);
+    got = itemsChanged(again);
+    assert.deepEqual(
+      got.map((m) => Object.keys(m.body[0])),
+      [['/History/Counter'], ['/Mode']],
+    );
+  });
+
   it('signals a text-only change', async () => {
     const since = client.received('ItemsChanged').length;
     assert.equal(await applyAndSettle([['/Soc', { value: 64, text: '64 %' }]]), 1);

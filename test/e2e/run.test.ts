@@ -57,6 +57,31 @@ describe('vbat run', { concurrency: false }, () => {
     assert.equal(r.code, 0);
   });
 
+  test('idle on the bus: unchanged data and a stale battery send no ItemsChanged', async () => {
+    const d = w.vbat(['--broker', w.broker.url, '--topic', 'e2e/idle', '--name', 'idle', '--instance', '49', '--timeout', '2']);
+    await d.waitLog(/subscribed to/);
+    const owner = (await w.reader.daemon('GetNameOwner', 's', [SVC('idle')])).body[0] as string;
+    await w.reader.addMatch(`type='signal',sender='${owner}',member='ItemsChanged'`);
+    const signals = () => w.reader.received('ItemsChanged').filter((m) => m.sender === owner).length;
+    await w.publish('e2e/idle', FULL);
+    await w.until(SVC('idle'), (i) => i['/Connected']!.value === 1, 'connected');
+    const connected = signals();
+    for (let k = 0; k < 10; k++) {
+      await w.publish('e2e/idle', FULL);
+      await sleep(300);
+    }
+    assert.equal(signals(), connected, 'the same payload for 3 s: no signal');
+    const items = await w.items(SVC('idle'));
+    assert.ok(Number(items['/Vbat/MessagesAccepted']!.value) >= 9, 'a client reading the counters sees them up to date');
+    await w.until(SVC('idle'), (i) => i['/Connected']!.value === 0, 'stale after 2 s without data', 5000);
+    await sleep(200);
+    const stale = signals();
+    assert.equal(stale, connected + 1, 'going stale is one ItemsChanged');
+    await sleep(3000);
+    assert.equal(signals(), stale, 'a stale battery: no signal');
+    await d.stop();
+  });
+
   test('a burst of messages: the last value always reaches D-Bus; credentials never reach the log', async () => {
     const url = w.broker.url.replace('mqtt://', 'mqtt://vbat:s3cr3t-pw@');
     const d = w.vbat(['--broker', url, '--topic', 'e2e/burst', '--name', 'burst', '--instance', '45']);

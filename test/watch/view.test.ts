@@ -58,7 +58,7 @@ const FULL = snapshot({
   '/Alarms/BmsCable': null,
   '/Vbat/MessagesAccepted': 120,
   '/Vbat/MessagesRejected': 2,
-  '/Vbat/MessageAge': 0,
+  '/Vbat/LastMessageTime': NOW / 1000 - 3,
   ...cells,
   ...balances,
 });
@@ -70,7 +70,7 @@ describe('renderView', () => {
     const text = lines.join('\n');
     assert.match(lines[0]!, /^vbat watch {2}com\.victronenergy\.battery\.vbat_demo +12:34:56$/);
     assert.match(text, /demo · vbat MQTT battery · instance 100 · :1\.7/);
-    assert.match(text, /^Connected +yes +messages 120 accepted, 2 rejected, age 0 s$/m);
+    assert.match(text, /^Connected +yes +messages 120 accepted, 2 rejected, last 3 s ago$/m);
     assert.match(text, /^SoC +63\.4 % +\[#{19}\.{11}\] +SoH 98 %$/m);
     assert.match(text, /^Battery +52\.71 V +-6\.1 A +-322 W +discharging$/m);
     assert.match(text, /^Capacity +177\.5 of 280\.0 Ah, 102\.5 Ah used, time to go 12h 12m$/m);
