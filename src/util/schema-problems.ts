@@ -9,10 +9,16 @@ import { errorSegments, lineOf, type YamlDocument } from './yaml-file.js';
 /** A reason of its own for an error at one place (e.g. a broker URL without a scheme), else undefined. */
 export type SpecialReason = (e: ErrorObject, value: unknown) => string | undefined;
 
-export function schemaProblems(doc: YamlDocument, errors: ErrorObject[], special?: SpecialReason): Problem[] {
+/** A schema problem, with the path in the document it is about. */
+export interface SchemaProblem extends Problem {
+  segments: string[];
+}
+
+export function schemaProblems(doc: YamlDocument, errors: ErrorObject[], special?: SpecialReason): SchemaProblem[] {
   return simplify(errors).map((e) => {
     const segs = errorSegments(e);
     return {
+      segments: segs,
       file: doc.file,
       line: lineOf(doc, segs),
       where: segs.length ? segs.join(' › ') : undefined,
