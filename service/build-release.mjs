@@ -74,6 +74,7 @@ async function bundle() {
     metafile: true,
     logLevel: 'warning',
     legalComments: 'eof',
+    charset: 'ascii', // see asciiOnly()
     plugins: [absentModules],
     define: { 'import.meta.url': '__vbat_import_meta_url' },
     // "use strict" first, as esbuild would put it without a banner: the sources are ES modules.
@@ -82,7 +83,18 @@ async function bundle() {
   const inputs = Object.keys(result.metafile.inputs);
   const native = inputs.filter((f) => f.endsWith('.node'));
   if (native.length) throw new Error(`native addons would be bundled: ${native.join(', ')}`);
-  return { code: result.outputFiles[0].contents, inputs };
+  return { code: asciiOnly(result.outputFiles[0].text), inputs };
+}
+
+/**
+ * One non-ASCII character anywhere in the bundle makes V8 keep its whole source (2 MB, held for
+ * as long as vbat runs) as a two-byte string: twice the memory. esbuild's charset: 'ascii' escapes
+ * strings, regular expressions and names but keeps comments as written; what is left is escaped
+ * here. \uXXXX means the same character wherever it could stand (and is plain text in a comment).
+ */
+function asciiOnly(text) {
+  const out = text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return out;
 }
 
 /** License texts of every package the bundle contains. */

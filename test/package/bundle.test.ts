@@ -75,6 +75,8 @@ test('vbat.js is one self-contained CommonJS file: only Node built-ins are requi
   const foreign = [...required].filter((m) => !builtins.has(m) && !m.startsWith('ajv/dist/runtime/'));
   assert.deepEqual(foreign, [], 'require() of anything but Node built-ins');
   assert.match(code, /usocket \(native\) is not part of the vbat bundle/, 'usocket is stubbed, so dbus-next uses a plain socket');
+  // One non-ASCII character would make V8 hold the 2 MB source as a two-byte string (+2 MB).
+  assert.deepEqual(code.match(/[\u0080-\uffff]/g) ?? [], [], 'ASCII only');
 });
 
 describe('the bundle runs with no node_modules anywhere above it', () => {
