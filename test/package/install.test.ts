@@ -21,8 +21,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildRelease, cleanEnv, filesBelow, listing, runCommand, unpackInto, VERSION, type Release } from './release.js';
 
-const INSTALL = 'data/etc/vbat';
-const RC_LINE = 'sh /data/etc/vbat/install.sh';
+const INSTALL = 'data/apps/available/vbat';
+const RC_LINE = 'sh /data/apps/available/vbat/install.sh || true';
+/** What newRoot() puts there: the parts of a GX device install.sh checks. */
+const DEVICE_FILES = ['etc/venus/image-type', 'usr/bin/node'];
 
 let rel: Release;
 let src: string;
@@ -35,9 +37,23 @@ before(() => {
 after(() => rel?.remove());
 
 let roots = 0;
-function newRoot(): string {
+/**
+ * A GX device's / as install.sh sees it: /etc/venus/image-type and /usr/bin/node (the Node.js
+ * running these tests, like the Large image's), unless told otherwise.
+ */
+function newRoot(device: { image?: string | null; node?: string | null } = {}): string {
   const root = join(rel.tmp, `root${++roots}`);
   mkdirSync(root);
+  const image = device.image === undefined ? 'large' : device.image;
+  if (image !== null) {
+    mkdirSync(join(root, 'etc/venus'), { recursive: true });
+    writeFileSync(join(root, 'etc/venus/image-type'), `${image}\n`);
+  }
+  const node = device.node === undefined ? process.execPath : device.node;
+  if (node !== null) {
+    mkdirSync(join(root, 'usr/bin'), { recursive: true });
+    symlinkSync(node, join(root, 'usr/bin/node'));
+  }
   return root;
 }
 
@@ -50,18 +66,18 @@ const uninstall = (root: string, ...args: string[]) => sh(join(root, INSTALL, 'u
 const read = (root: string, p: string) => readFileSync(join(root, p), 'utf8');
 const mode = (root: string, p: string) => statSync(join(root, p)).mode & 0o777;
 
-test('the first install writes the release to /data/etc/vbat, config.yaml, the /service/vbat link and the rc.local line — nothing else', async () => {
+test('the first install (no rc.local yet) writes the release to /data/apps/available/vbat, config.yaml, the /service/vbat link and the rc.local line — nothing else', async () => {
   const root = newRoot();
   const r = await install(root);
   assert.equal(r.code, 0, r.out);
-  assert.match(r.out, new RegExp(`vbat ${VERSION.replace(/\./g, '\\.')}: installing into /data/etc/vbat`));
-  assert.match(r.out, /created \/data\/etc\/vbat\/config\.yaml from the sample/);
-  assert.match(r.out, /linked \/service\/vbat -> \/data\/etc\/vbat\/service/);
+  assert.match(r.out, new RegExp(`vbat ${VERSION.replace(/\./g, '\\.')}: installing into /data/apps/available/vbat`));
+  assert.match(r.out, /created \/data\/apps\/available\/vbat\/config\.yaml from the sample/);
+  assert.match(r.out, /linked \/service\/vbat -> \/data\/apps\/available\/vbat\/service/);
   assert.match(r.out, /nothing started/);
 
   assert.deepEqual(
     filesBelow(root),
-    [...releaseFiles.map((f) => `${INSTALL}/${f}`), `${INSTALL}/config.yaml`, 'data/rc.local', 'service/vbat'].sort(),
+    [...releaseFiles.map((f) => `${INSTALL}/${f}`), `${INSTALL}/config.yaml`, 'data/rc.local', 'service/vbat', ...DEVICE_FILES].sort(),
   );
   for (const f of releaseFiles) {
     assert.deepEqual(readFileSync(join(root, INSTALL, f)), readFileSync(join(src, f)), f);
@@ -70,12 +86,12 @@ test('the first install writes the release to /data/etc/vbat, config.yaml, the /
   assert.equal(read(root, `${INSTALL}/config.yaml`), read(src, 'config.sample.yaml'));
   assert.equal(mode(root, `${INSTALL}/config.yaml`), 0o600, 'config.yaml may hold a password');
   assert.ok(lstatSync(join(root, 'service/vbat')).isSymbolicLink());
-  assert.equal(readlinkSync(join(root, 'service/vbat')), '/data/etc/vbat/service');
+  assert.equal(readlinkSync(join(root, 'service/vbat')), '/data/apps/available/vbat/service');
   assert.equal(read(root, 'data/rc.local'), `#!/bin/sh\n\n${RC_LINE}\n`);
   assert.equal(mode(root, 'data/rc.local'), 0o755, 'Venus OS runs rc.local only when it is executable');
 });
 
-test('installing again changes nothing: from the unpacked release, from /data/etc/vbat as rc.local does, with bash too', async () => {
+test('installing again changes nothing: from the unpacked release, from /data/apps/available/vbat as rc.local does, with bash too', async () => {
   const root = newRoot();
   assert.equal((await install(root)).code, 0);
   const first = listing(root);
@@ -83,13 +99,13 @@ test('installing again changes nothing: from the unpacked release, from /data/et
 
   const again = await install(root);
   assert.equal(again.code, 0, again.out);
-  assert.match(again.out, /updating \/data\/etc\/vbat \(was [\d.]+\)\n {2}0 file\(s\) written/);
-  assert.match(again.out, /keeping your \/data\/etc\/vbat\/config\.yaml/);
+  assert.match(again.out, /updating \/data\/apps\/available\/vbat \(was [\d.]+\)\n {2}0 file\(s\) written/);
+  assert.match(again.out, /keeping your \/data\/apps\/available\/vbat\/config\.yaml/);
   assert.deepEqual(listing(root), first);
 
   const boot = await sh(join(root, INSTALL, 'install.sh'), [], { VBAT_ROOT: root });
   assert.equal(boot.code, 0, boot.out);
-  assert.match(boot.out, /installed in \/data\/etc\/vbat/);
+  assert.match(boot.out, /installed in \/data\/apps\/available\/vbat/);
   assert.deepEqual(listing(root), first);
 
   const bash = await sh('bash', [join(src, 'install.sh'), `--root=${root}`]);
@@ -111,7 +127,7 @@ test('an update replaces the program files, keeps config.yaml and mappings of th
 
   const r = await install(root);
   assert.equal(r.code, 0, r.out);
-  assert.match(r.out, /updating \/data\/etc\/vbat \(was 0\.0\.1\)\n {2}3 file\(s\) written/);
+  assert.match(r.out, /updating \/data\/apps\/available\/vbat \(was 0\.0\.1\)\n {2}3 file\(s\) written/);
   assert.equal(read(root, `${INSTALL}/config.yaml`), config);
   assert.equal(mode(root, `${INSTALL}/config.yaml`), 0o600);
   for (const f of ['vbat.js', 'VERSION', 'mappings/default.yaml'])
@@ -120,11 +136,11 @@ test('an update replaces the program files, keeps config.yaml and mappings of th
   assert.equal(read(root, `${INSTALL}/mappings/my-bms.yaml`), 'name: mine\n');
 });
 
-test('an update by unpacking over /data/etc (tar -xzf ... -C /data/etc) and running install.sh there keeps config.yaml', async () => {
+test('an update by unpacking over /data/apps/available (tar -xzf ... -C /data/apps/available) and running install.sh there keeps config.yaml', async () => {
   const root = newRoot();
   assert.equal((await install(root)).code, 0);
   writeFileSync(join(root, INSTALL, 'config.yaml'), '# mine\n');
-  unpackInto(rel.tarball, join(root, 'data/etc'));
+  unpackInto(rel.tarball, join(root, 'data/apps/available'));
   const r = await install(root, join(root, INSTALL, 'install.sh'));
   assert.equal(r.code, 0, r.out);
   assert.equal(read(root, `${INSTALL}/config.yaml`), '# mine\n');
@@ -147,17 +163,17 @@ test("the user's rc.local keeps its lines; ours is added once, on a line of its 
   assert.equal(mode(root, 'data/rc.local'), 0o755);
 });
 
-test('uninstall removes the service link and the rc.local line, keeps /data/etc/vbat; --purge deletes it and the log', async () => {
+test('uninstall removes the service link and the rc.local line, keeps /data/apps/available/vbat; --purge deletes it and the log', async () => {
   const root = newRoot();
   assert.equal((await install(root)).code, 0);
-  mkdirSync(join(root, 'data/log/vbat'), { recursive: true });
-  writeFileSync(join(root, 'data/log/vbat/current'), 'log\n');
+  mkdirSync(join(root, 'var/log/vbat'), { recursive: true });
+  writeFileSync(join(root, 'var/log/vbat/current'), 'log\n');
 
   const u = await uninstall(root);
   assert.equal(u.code, 0, u.out);
   assert.match(u.out, /removed \/service\/vbat/);
   assert.match(u.out, /removed the install\.sh line from \/data\/rc\.local/);
-  assert.match(u.out, /kept \/data\/etc\/vbat \(config\.yaml included\)/);
+  assert.match(u.out, /kept \/data\/apps\/available\/vbat \(config\.yaml included\)/);
   assert.ok(!existsSync(join(root, 'service/vbat')) && !isLink(join(root, 'service/vbat')));
   assert.equal(read(root, 'data/rc.local'), '#!/bin/sh\n\n');
   assert.deepEqual(filesBelow(join(root, INSTALL)), [...releaseFiles, 'config.yaml'].sort());
@@ -167,8 +183,9 @@ test('uninstall removes the service link and the rc.local line, keeps /data/etc/
 
   const p = await uninstall(root, '--purge');
   assert.equal(p.code, 0, p.out);
-  assert.deepEqual(filesBelow(root), ['data/rc.local']);
-  assert.ok(!existsSync(join(root, 'data/log/vbat')) && !existsSync(join(root, INSTALL)));
+  assert.match(p.out, /deleted \/data\/apps\/available\/vbat and \/var\/log\/vbat/);
+  assert.deepEqual(filesBelow(root), ['data/rc.local', ...DEVICE_FILES]);
+  assert.ok(!existsSync(join(root, 'var/log/vbat')) && !existsSync(join(root, INSTALL)));
 });
 
 test('install.sh repairs a /service/vbat link pointing elsewhere and refuses one that is not a link', async () => {
@@ -177,7 +194,7 @@ test('install.sh repairs a /service/vbat link pointing elsewhere and refuses one
   symlinkSync('/data/etc/old-vbat/service', join(root, 'service/vbat'));
   const r = await install(root);
   assert.equal(r.code, 0, r.out);
-  assert.equal(readlinkSync(join(root, 'service/vbat')), '/data/etc/vbat/service');
+  assert.equal(readlinkSync(join(root, 'service/vbat')), '/data/apps/available/vbat/service');
 
   unlinkSync(join(root, 'service/vbat'));
   mkdirSync(join(root, 'service/vbat'));
