@@ -163,6 +163,132 @@ test("the user's rc.local keeps its lines; ours is added once, on a line of its 
   assert.equal(mode(root, 'data/rc.local'), 0o755);
 });
 
+test('rc.local with "exit 0": our line goes before it, every line of the owner kept in its order', async () => {
+  const root = newRoot();
+  mkdirSync(join(root, 'data'));
+  const owner = ['#!/bin/bash', '# my hooks', '/data/other-driver/install.sh', 'echo started > /tmp/booted # not an exit', '', 'exit 0', 'echo after'];
+  writeFileSync(join(root, 'data/rc.local'), owner.join('\n') + '\n', { mode: 0o755 });
+  const r = await install(root);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /added to \/data\/rc\.local/);
+  assert.deepEqual(read(root, 'data/rc.local').split('\n'), [...owner.slice(0, 5), RC_LINE, ...owner.slice(5), '']);
+  const once = read(root, 'data/rc.local');
+  assert.equal((await install(root)).code, 0);
+  assert.equal(read(root, 'data/rc.local'), once, 'not added twice');
+  // And it really runs: the file as Venus OS runs it (sh), with our line pointed at a marker.
+  const probe = once.replace(RC_LINE, `echo vbat-hook >> ${join(root, 'ran')}`).replace('/tmp/booted', join(root, 'booted'));
+  writeFileSync(join(root, 'probe.sh'), probe.replace('/data/other-driver/install.sh', 'true'));
+  const ran = await sh('sh', [join(root, 'probe.sh')]);
+  assert.equal(ran.code, 0, ran.out);
+  assert.equal(read(root, 'ran'), 'vbat-hook\n');
+});
+
+test('an exit inside a condition before the last line: our line goes right after the #! line and the opening comments', async () => {
+  const root = newRoot();
+  mkdirSync(join(root, 'data'));
+  const owner = ['#!/bin/sh', '# boot hooks', '', '[ -f /data/no-hooks ] && exit 0', 'if true; then', '  /data/x.sh', '  exit 1', 'fi'];
+  writeFileSync(join(root, 'data/rc.local'), owner.join('\n'), { mode: 0o755 });
+  assert.equal((await install(root)).code, 0);
+  assert.deepEqual(read(root, 'data/rc.local').split('\n'), [...owner.slice(0, 3), RC_LINE, ...owner.slice(3), '']);
+});
+
+test('custom startup scripts disabled (only rc.local.disabled): nothing is created, it says so and how to enable them', async () => {
+  const root = newRoot();
+  mkdirSync(join(root, 'data'));
+  writeFileSync(join(root, 'data/rc.local.disabled'), '#!/bin/sh\n/data/other-driver/install.sh\n', { mode: 0o755 });
+  const before = listing(root);
+  const r = await install(root);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /custom startup scripts are disabled on this device \(\/data\/rc\.local\.disabled\)/);
+  assert.match(r.out, /nothing was installed/);
+  assert.match(r.out, /Settings > General > Support\s+status > Re-enable custom startup scripts/);
+  assert.deepEqual(listing(root), before, 'no rc.local (venus-platform would refuse to re-enable), no files, no link');
+});
+
+test('a boot: /service is rebuilt without our link; the rc.local line (install.sh in place) makes it again and changes nothing else', async () => {
+  const root = newRoot();
+  assert.equal((await install(root)).code, 0);
+  writeFileSync(join(root, INSTALL, 'config.yaml'), '# mine\n');
+  const installed = listing(root);
+  rmSync(join(root, 'service'), { recursive: true }); // what overlays.sh does to /service at boot
+  const boot = await sh(join(root, INSTALL, 'install.sh'), [], { VBAT_ROOT: root });
+  assert.equal(boot.code, 0, boot.out);
+  assert.match(boot.out, /installed in \/data\/apps\/available\/vbat\n {2}linked \/service\/vbat -> \/data\/apps\/available\/vbat\/service/);
+  assert.deepEqual(listing(root).filter((l) => !l.startsWith('service/ ')), installed.filter((l) => !l.startsWith('service/ ')));
+  const again = await sh(join(root, INSTALL, 'install.sh'), [], { VBAT_ROOT: root });
+  assert.equal(again.code, 0, again.out);
+  assert.equal(again.out, `vbat ${VERSION}: installed in /data/apps/available/vbat\n  (--root ${root}: nothing started)\n`);
+});
+
+test('no Node.js, or one older than 18: one message with the way out, nothing written; not Venus OS: refused', async () => {
+  const none = newRoot({ image: 'normal', node: null });
+  const before = listing(none);
+  const r = await install(none);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /nothing was installed: vbat needs Node\.js 18 or newer and there is no Node\.js \(no \/usr\/bin\/node\); this device runs the normal image/);
+  assert.match(r.out, /Large image: Node 18 on v3\.10 to v3\.5x, Node 20 on v3\.60 and later; there is none for the CCGX/);
+  assert.match(r.out, /Image type: Large, update, then run this install\.sh again/);
+  assert.match(r.out, /remount-rw\.sh, but is gone after every firmware update/);
+  assert.equal(r.out.trim().split('\n').length, 1, 'one message');
+  assert.deepEqual(listing(none), before);
+
+  const old = newRoot({ node: null });
+  mkdirSync(join(old, 'usr/bin'), { recursive: true });
+  writeFileSync(join(old, 'usr/bin/node'), '#!/bin/sh\necho v14.17.0\n', { mode: 0o755 }); // Venus OS v3.00's
+  const o = await install(old);
+  assert.equal(o.code, 1, o.out);
+  assert.match(o.out, /\/usr\/bin\/node is Node\.js v14\.17\.0; this device runs the large image/);
+
+  const opkg = newRoot({ image: 'normal' });
+  const n = await install(opkg);
+  assert.equal(n.code, 0, n.out);
+  assert.match(n.out, /is not part of the normal image: a firmware update removes it/);
+
+  const notVenus = newRoot({ image: null });
+  const v = await install(notVenus);
+  assert.equal(v.code, 1, v.out);
+  assert.match(v.out, /there is no \/etc\/venus: vbat installs on Venus OS \(a GX device\) only/);
+});
+
+test('at boot without Node.js (image changed) the installation keeps its service, which waits for Node.js', async () => {
+  const root = newRoot();
+  assert.equal((await install(root)).code, 0);
+  unlinkSync(join(root, 'usr/bin/node'));
+  rmSync(join(root, 'service'), { recursive: true });
+  const boot = await sh(join(root, INSTALL, 'install.sh'), [], { VBAT_ROOT: root });
+  assert.equal(boot.code, 0, boot.out);
+  assert.match(boot.out, /WARNING: vbat needs Node\.js 18 or newer/);
+  assert.equal(readlinkSync(join(root, 'service/vbat')), '/data/apps/available/vbat/service');
+});
+
+test('an installation in the old place, /data/etc/vbat, is moved with its config; its rc.local line and link are replaced', async () => {
+  const root = newRoot();
+  mkdirSync(join(root, 'data/etc'), { recursive: true });
+  unpackInto(rel.tarball, join(root, 'data/etc'));
+  writeFileSync(join(root, 'data/etc/vbat/config.yaml'), '# mine\n');
+  writeFileSync(join(root, 'data/rc.local'), '#!/bin/sh\nsh /data/etc/vbat/install.sh\nexit 0\n', { mode: 0o755 });
+  mkdirSync(join(root, 'service'));
+  symlinkSync('/data/etc/vbat/service', join(root, 'service/vbat'));
+  const r = await install(root);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /moved the installation from \/data\/etc\/vbat to \/data\/apps\/available\/vbat/);
+  assert.ok(!existsSync(join(root, 'data/etc/vbat')));
+  assert.equal(read(root, `${INSTALL}/config.yaml`), '# mine\n');
+  assert.equal(read(root, 'data/rc.local'), `#!/bin/sh\n${RC_LINE}\nexit 0\n`);
+  assert.equal(readlinkSync(join(root, 'service/vbat')), '/data/apps/available/vbat/service');
+});
+
+test('the log goes through /var/log/vbat everywhere: log/run, the scripts and their messages; never /data/log', async () => {
+  const logRun = read(src, 'service/log/run');
+  assert.match(logRun, /^mkdir -p \/var\/log\/vbat\nexec multilog t s25000 n4 \/var\/log\/vbat$/m);
+  for (const f of ['install.sh', 'uninstall.sh', 'restart.sh', 'service/run', 'service/log/run', 'README.md']) {
+    assert.doesNotMatch(read(src, f), /\/data\/log\/vbat/, `${f} names /data/log/vbat`);
+  }
+  const root = newRoot();
+  const r = await install(root);
+  assert.match(r.out, /log: tail -F \/var\/log\/vbat\/current \| tai64nlocal/);
+});
+
 test('uninstall removes the service link and the rc.local line, keeps /data/apps/available/vbat; --purge deletes it and the log', async () => {
   const root = newRoot();
   assert.equal((await install(root)).code, 0);
