@@ -34,7 +34,7 @@ export const IMPORT_SEED_COMMAND = {
   },
   notes: [
     'Exit status: 0 written (notes or not), 1 the config.ini cannot be imported or FILE exists, 2 usage.',
-    'Example, on the GX device:\n  node /data/apps/available/vbat/vbat.js import-seed-config /data/etc/dbus-mqtt-battery/config.ini \\\n    -o /data/apps/available/vbat/config.yaml --force',
+    'On the GX device, install.sh --import-seed does this:\n  cd /data/apps/available/vbat\n  node vbat.js import-seed-config /data/etc/dbus-mqtt-battery/config.ini \\\n    -o config.yaml --force',
   ],
 } satisfies CommandSpec;
 
@@ -54,7 +54,9 @@ export async function importSeedCommand(args: string[]): Promise<number> {
   try {
     text = readFileSync(source, 'utf8');
   } catch (err) {
-    throw new FileProblemsError([{ file: source, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw new FileProblemsError([
+      { file: source, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` },
+    ]);
   }
   const result = importSeedConfig(source, text);
   const body = seedConfigYaml(result, source);
@@ -64,7 +66,9 @@ export async function importSeedCommand(args: string[]): Promise<number> {
   try {
     writeFileSync(tmp, body, { mode: 0o600 });
   } catch (err) {
-    throw new FileProblemsError([{ file: out ?? tmp, reason: `cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw new FileProblemsError([
+      { file: out ?? tmp, reason: `cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` },
+    ]);
   }
   let refused: string[] = [];
   try {
@@ -85,7 +89,12 @@ export async function importSeedCommand(args: string[]): Promise<number> {
   );
   if (result.notes.length) {
     say('not carried over, or different in vbat:');
-    for (const n of result.notes) say(wrap(n, 76).map((l, i) => `${i === 0 ? '  - ' : '    '}${l}`).join('\n'));
+    for (const n of result.notes)
+      say(
+        wrap(n, 76)
+          .map((l, i) => `${i === 0 ? '  - ' : '    '}${l}`)
+          .join('\n'),
+      );
   }
   for (const r of refused) say(`vbat run will refuse it until this is fixed: ${r}`);
   if (out) say(`wrote ${out}`);
@@ -99,7 +108,9 @@ export function seedConfigYaml(result: SeedImport, source: string): string {
     'Every setting is explained in config.sample.yaml. The battery reads the JSON the seed reads, with the shipped mappings/default.yaml.',
   ];
   if (result.config.mqtt.password) {
-    head.push('This file holds the MQTT password, as config.ini did: keep it private (mode 600), or move it to a file named by mqtt.passwordFile.');
+    head.push(
+      'This file holds the MQTT password, as config.ini did: keep it private (mode 600), or move it to a file named by mqtt.passwordFile.',
+    );
   }
   const lines = ['#'];
   for (const p of head) lines.push(...wrap(p, 96).map((l) => `# ${l}`));

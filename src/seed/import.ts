@@ -69,12 +69,18 @@ export function importSeedConfig(file: string, text: string): SeedImport {
   const logging = get('DEFAULT', 'logging');
   const levels: Record<string, LogLevel> = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn', ERROR: 'error' };
   const logLevel = logging ? levels[logging.value] : 'warn';
-  if (logging && !logLevel) notes.push(`logging = ${logging.value}${at(logging)}: not a level the seed knows; it uses WARNING, so logLevel: warn`);
+  if (logging && !logLevel)
+    notes.push(`logging = ${logging.value}${at(logging)}: not a level the seed knows; it uses WARNING, so logLevel: warn`);
   const deviceName = get('DEFAULT', 'device_name')?.value || 'MQTT Battery';
   const instanceEntry = get('DEFAULT', 'device_instance');
   let instance = int('DEFAULT', 'device_instance', 100);
   if (instance < 0 || instance > 2147483647) {
-    problem({ file, line: instanceEntry?.line, where: '[DEFAULT] device_instance', reason: `${instance} is not a device instance (0 to 2147483647)` });
+    problem({
+      file,
+      line: instanceEntry?.line,
+      where: '[DEFAULT] device_instance',
+      reason: `${instance} is not a device instance (0 to 2147483647)`,
+    });
     instance = 100;
   }
   const timeoutEntry = get('DEFAULT', 'timeout');
@@ -103,7 +109,9 @@ export function importSeedConfig(file: string, text: string): SeedImport {
     if (!topic?.value) problem({ file, where: '[MQTT] topic', reason: 'missing: there is no topic to import' });
   }
   if (host?.value === SEED_PLACEHOLDER_BROKER) {
-    notes.push(`broker_address = ${SEED_PLACEHOLDER_BROKER}${at(host)} is still the sample's placeholder: set mqtt.url to your broker before vbat can connect`);
+    notes.push(
+      `broker_address = ${SEED_PLACEHOLDER_BROKER}${at(host)} is still the sample's placeholder: set mqtt.url to your broker before vbat can connect`,
+    );
   }
   const tls = get('MQTT', 'tls_enabled')?.value === '1';
   const portEntry = get('MQTT', 'broker_port');
@@ -128,7 +136,8 @@ export function importSeedConfig(file: string, text: string): SeedImport {
     }
   } else {
     for (const e of [ca, insecure]) {
-      if (e?.value) notes.push(`${e === ca ? 'tls_path_to_ca' : 'tls_insecure'}${at(e)}: ignored, as the seed does, because tls_enabled is not 1`);
+      if (e?.value)
+        notes.push(`${e === ca ? 'tls_path_to_ca' : 'tls_insecure'}${at(e)}: ignored, as the seed does, because tls_enabled is not 1`);
     }
   }
 
@@ -136,7 +145,9 @@ export function importSeedConfig(file: string, text: string): SeedImport {
   const password = get('MQTT', 'password')?.value ?? '';
   if (username && password) Object.assign(mqtt, { username, password });
   else if (username || password) {
-    notes.push(`${username ? 'username without a password' : 'password without a username'}: ignored, as the seed does (it logs in only with both)`);
+    notes.push(
+      `${username ? 'username without a password' : 'password without a username'}: ignored, as the seed does (it logs in only with both)`,
+    );
   }
 
   if (problems.length) throw new FileProblemsError(problems);

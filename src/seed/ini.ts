@@ -59,7 +59,8 @@ export function parseIni(file: string, text: string): { ini: IniFile; problems: 
       return;
     }
     const key = raw.slice(0, at).trim().toLowerCase();
-    if (section.has(key)) problems.push({ file, line, where: `[${sectionName}] ${key}`, reason: 'set twice (configparser refuses the file)' });
+    if (section.has(key))
+      problems.push({ file, line, where: `[${sectionName}] ${key}`, reason: 'set twice (configparser refuses the file)' });
     const entry = { value: raw.slice(at + 1).trim(), line };
     section.set(key, entry);
     last = { entry, indent };

@@ -166,7 +166,15 @@ test("the user's rc.local keeps its lines; ours is added once, on a line of its 
 test('rc.local with "exit 0": our line goes before it, every line of the owner kept in its order', async () => {
   const root = newRoot();
   mkdirSync(join(root, 'data'));
-  const owner = ['#!/bin/bash', '# my hooks', '/data/other-driver/install.sh', 'echo started > /tmp/booted # not an exit', '', 'exit 0', 'echo after'];
+  const owner = [
+    '#!/bin/bash',
+    '# my hooks',
+    '/data/other-driver/install.sh',
+    'echo started > /tmp/booted # not an exit',
+    '',
+    'exit 0',
+    'echo after',
+  ];
   writeFileSync(join(root, 'data/rc.local'), owner.join('\n') + '\n', { mode: 0o755 });
   const r = await install(root);
   assert.equal(r.code, 0, r.out);
@@ -213,8 +221,14 @@ test('a boot: /service is rebuilt without our link; the rc.local line (install.s
   rmSync(join(root, 'service'), { recursive: true }); // what overlays.sh does to /service at boot
   const boot = await sh(join(root, INSTALL, 'install.sh'), [], { VBAT_ROOT: root });
   assert.equal(boot.code, 0, boot.out);
-  assert.match(boot.out, /installed in \/data\/apps\/available\/vbat\n {2}linked \/service\/vbat -> \/data\/apps\/available\/vbat\/service/);
-  assert.deepEqual(listing(root).filter((l) => !l.startsWith('service/ ')), installed.filter((l) => !l.startsWith('service/ ')));
+  assert.match(
+    boot.out,
+    /installed in \/data\/apps\/available\/vbat\n {2}linked \/service\/vbat -> \/data\/apps\/available\/vbat\/service/,
+  );
+  assert.deepEqual(
+    listing(root).filter((l) => !l.startsWith('service/ ')),
+    installed.filter((l) => !l.startsWith('service/ ')),
+  );
   const again = await sh(join(root, INSTALL, 'install.sh'), [], { VBAT_ROOT: root });
   assert.equal(again.code, 0, again.out);
   assert.equal(again.out, `vbat ${VERSION}: installed in /data/apps/available/vbat\n  (--root ${root}: nothing started)\n`);
@@ -225,7 +239,10 @@ test('no Node.js, or one older than 18: one message with the way out, nothing wr
   const before = listing(none);
   const r = await install(none);
   assert.equal(r.code, 1, r.out);
-  assert.match(r.out, /nothing was installed: vbat needs Node\.js 18 or newer and there is no Node\.js \(no \/usr\/bin\/node\); this device runs the normal image/);
+  assert.match(
+    r.out,
+    /nothing was installed: vbat needs Node\.js 18 or newer and there is no Node\.js \(no \/usr\/bin\/node\); this device runs the normal image/,
+  );
   assert.match(r.out, /Large image: Node 18 on v3\.10 to v3\.5x, Node 20 on v3\.60 and later; there is none for the CCGX/);
   assert.match(r.out, /Image type: Large, update, then run this install\.sh again/);
   assert.match(r.out, /remount-rw\.sh, but is gone after every firmware update/);

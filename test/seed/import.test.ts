@@ -64,7 +64,8 @@ test('TLS with a CA, user and password (a %% in it), instance, name, timeout and
 });
 
 describe('what the seed does with each key, vbat does, or says why not', () => {
-  const base = (mqtt: string, extra = '') => `[DEFAULT]\n${extra}\n[MQTT]\nbroker_address = 192.168.1.5\nbroker_port = 1883\ntopic = bms\n${mqtt}\n`;
+  const base = (mqtt: string, extra = '') =>
+    `[DEFAULT]\n${extra}\n[MQTT]\nbroker_address = 192.168.1.5\nbroker_port = 1883\ntopic = bms\n${mqtt}\n`;
 
   test('tls_insecure is not carried over: the seed skips only the host name check, vbat has no half-check', () => {
     const r = importSeedConfig('c.ini', base('tls_enabled = 1\ntls_insecure = 1'));
@@ -80,7 +81,7 @@ describe('what the seed does with each key, vbat does, or says why not', () => {
     assert.ok(r.notes.some((n) => /username without a password: ignored/.test(n)));
   });
 
-  test('timeout = 0 (never) becomes vbat\'s 60 s, said so: a silent battery always goes stale', () => {
+  test("timeout = 0 (never) becomes vbat's 60 s, said so: a silent battery always goes stale", () => {
     const r = importSeedConfig('c.ini', base('', 'timeout = 0'));
     assert.equal(r.config.batteries[0].timeout, 60);
     assert.ok(r.notes.some((n) => /timeout = 0 \(line 2\): "never time out" is not carried over/.test(n)));
@@ -124,7 +125,10 @@ test('a config.ini the seed could not run with is refused with its line', () => 
 });
 
 test('the INI reader: comments, = or :, case-insensitive keys, continuation lines, [DEFAULT] showing through, %(key)s', () => {
-  const { ini, problems } = parseIni('x.ini', '[DEFAULT]\nHost = h\n[A]\n# c\n  ; c\nurl: mqtt://%(host)s:1\nlong = one\n  two\nsemi = a ; b\n');
+  const { ini, problems } = parseIni(
+    'x.ini',
+    '[DEFAULT]\nHost = h\n[A]\n# c\n  ; c\nurl: mqtt://%(host)s:1\nlong = one\n  two\nsemi = a ; b\n',
+  );
   assert.deepEqual(problems, []);
   const v = (k: string) => iniValue(ini, 'A', k, (p) => assert.fail(p.reason))?.value;
   assert.equal(v('url'), 'mqtt://h:1');
