@@ -98,5 +98,5 @@ export function iniValue(ini: IniFile, section: string, key: string, problem: (p
     }
     value = next;
   }
-  return { value: value.replace(/\u0000/g, '%'), line: entry.line };
+  return { value: value.split('\u0000').join('%'), line: entry.line };
 }
