@@ -19,6 +19,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { loadConfig } from '../../src/config/index.js';
+import { fixture } from '../support/paths.js';
 import { buildRelease, cleanEnv, filesBelow, listing, runCommand, unpackInto, VERSION, type Release } from './release.js';
 
 const INSTALL = 'data/apps/available/vbat';
@@ -304,6 +306,74 @@ test('the log goes through /var/log/vbat everywhere: log/run, the scripts and th
   const root = newRoot();
   const r = await install(root);
   assert.match(r.out, /log: tail -F \/var\/log\/vbat\/current \| tai64nlocal/);
+});
+
+/** mr-manuel's dbus-mqtt-battery as its download.sh leaves it: files, config.ini, /service link, rc.local line. */
+function installSeed(root: string, ini: string): void {
+  const seed = join(root, 'data/etc/dbus-mqtt-battery');
+  mkdirSync(join(seed, 'service/log'), { recursive: true });
+  writeFileSync(join(seed, 'service/run'), '#!/bin/sh\nexec python /data/etc/dbus-mqtt-battery/dbus-mqtt-battery.py\n', { mode: 0o755 });
+  writeFileSync(join(seed, 'dbus-mqtt-battery.py'), '# the Python driver\n');
+  writeFileSync(join(seed, 'config.ini'), ini);
+  mkdirSync(join(root, 'service'), { recursive: true });
+  symlinkSync('/data/etc/dbus-mqtt-battery/service', join(root, 'service/dbus-mqtt-battery'));
+  writeFileSync(join(root, 'data/rc.local'), '#!/bin/bash\n\nbash /data/etc/dbus-mqtt-battery/install.sh\n', { mode: 0o755 });
+}
+const SEED_INI = readFileSync(fixture('seed', 'config.sample.ini'), 'utf8').replace('IP_ADDR_OR_FQDN', '192.168.1.5');
+
+test('the Python driver installed and running: found, how to disable it said, its config not imported while it runs', async () => {
+  const root = newRoot();
+  installSeed(root, SEED_INI);
+  const seedBefore = listing(join(root, 'data/etc/dbus-mqtt-battery'));
+  const r = await install(root);
+  assert.equal(r.code, 0, r.out);
+  assert.match(
+    r.out,
+    /FOUND the Python driver dbus-mqtt-battery in \/data\/etc\/dbus-mqtt-battery: \/service\/dbus-mqtt-battery is linked \(it runs now\); \/data\/rc\.local starts it at boot\./,
+  );
+  assert.match(r.out, /Two drivers for one battery fight over DVCC's charge limits: disable it/);
+  assert.match(r.out, /bash \/data\/etc\/dbus-mqtt-battery\/uninstall\.sh/);
+  assert.match(r.out, /once it is disabled, import its settings: \/data\/apps\/available\/vbat\/install\.sh --import-seed/);
+  assert.equal(read(root, `${INSTALL}/config.yaml`), read(src, 'config.sample.yaml'), 'vbat waits: config.yaml is still the sample');
+  assert.deepEqual(listing(join(root, 'data/etc/dbus-mqtt-battery')), seedBefore, "the seed's files are left alone");
+  assert.equal(read(root, 'data/rc.local'), `#!/bin/bash\n\nbash /data/etc/dbus-mqtt-battery/install.sh\n${RC_LINE}\n`);
+  assert.ok(isLink(join(root, 'service/dbus-mqtt-battery')));
+
+  const refused = await sh(join(src, 'install.sh'), ['--root', root, '--import-seed']);
+  assert.equal(refused.code, 1, refused.out);
+  assert.equal(read(root, `${INSTALL}/config.yaml`), read(src, 'config.sample.yaml'));
+});
+
+test('the Python driver disabled (its uninstall.sh, files kept): install.sh --import-seed writes config.yaml from its config.ini', async () => {
+  const root = newRoot();
+  installSeed(root, SEED_INI);
+  // What its uninstall.sh does, answering N to deleting the files.
+  unlinkSync(join(root, 'service/dbus-mqtt-battery'));
+  writeFileSync(join(root, 'data/rc.local'), '#!/bin/bash\n\n');
+  const offered = await install(root);
+  assert.equal(offered.code, 0, offered.out);
+  assert.match(offered.out, /found the files of the Python driver dbus-mqtt-battery in \/data\/etc\/dbus-mqtt-battery \(not started/);
+  assert.match(offered.out, /import its settings: \/data\/apps\/available\/vbat\/install\.sh --import-seed/);
+
+  const r = await sh(join(root, INSTALL, 'install.sh'), ['--root', root, '--import-seed']);
+  assert.equal(r.code, 0, r.out);
+  assert.match(
+    r.out,
+    /importing \/data\/etc\/dbus-mqtt-battery\/config\.ini:\n {4}imported .*: broker mqtt:\/\/192\.168\.1\.5:1883, topic enphase\/battery/,
+  );
+  const config = loadConfig(join(root, INSTALL, 'config.yaml'));
+  assert.equal(config.mqtt.url, 'mqtt://192.168.1.5:1883');
+  assert.deepEqual(
+    config.batteries.map((b) => [b.name, b.sources[0]!.topic, b.instance, b.customName]),
+    [['mqtt-battery', 'enphase/battery', 100, 'MQTT Battery']],
+  );
+  assert.equal(mode(root, `${INSTALL}/config.yaml`), 0o600);
+
+  // From now on config.yaml is the owner's: never imported over.
+  const again = await install(root);
+  assert.equal(again.code, 0, again.out);
+  assert.match(again.out, /your config\.yaml is your own: not importing its config\.ini/);
+  assert.equal(loadConfig(join(root, INSTALL, 'config.yaml')).mqtt.url, 'mqtt://192.168.1.5:1883');
 });
 
 test('uninstall removes the service link and the rc.local line, keeps /data/apps/available/vbat; --purge deletes it and the log', async () => {
