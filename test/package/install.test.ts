@@ -202,6 +202,55 @@ test('an exit inside a condition before the last line: our line goes right after
   assert.deepEqual(read(root, 'data/rc.local').split('\n'), [...owner.slice(0, 3), RC_LINE, ...owner.slice(3), '']);
 });
 
+test("with busybox's shell and tools (a userland like Venus OS's): the same install, rc.local edit and boot re-run", async (t) => {
+  const busybox = ['/usr/bin/busybox', '/bin/busybox'].find((b) => existsSync(b));
+  if (!busybox) {
+    if (process.env.CI === 'true') assert.fail('busybox is missing (bash test/support/system-deps.sh) and CI=true');
+    t.skip('busybox is not installed');
+    return;
+  }
+  const bin = join(rel.tmp, `busybox-bin${++roots}`);
+  mkdirSync(bin);
+  const applets = [
+    'sh',
+    'awk',
+    'grep',
+    'sed',
+    'cmp',
+    'readlink',
+    'cat',
+    'mkdir',
+    'cp',
+    'mv',
+    'chmod',
+    'rm',
+    'ln',
+    'dirname',
+    'tail',
+    'find',
+    'tr',
+    'printf',
+  ];
+  for (const a of applets) symlinkSync(busybox, join(bin, a));
+  const env = { PATH: bin };
+  const root = newRoot();
+  mkdirSync(join(root, 'data'));
+  const owner = ['#!/bin/sh', '/data/other-driver/install.sh', 'exit 0'];
+  writeFileSync(join(root, 'data/rc.local'), owner.join('\n') + '\n', { mode: 0o755 });
+  const r = await sh(busybox, ['sh', join(src, 'install.sh'), '--root', root], env);
+  assert.equal(r.code, 0, r.out);
+  assert.equal(read(root, 'data/rc.local'), `${owner[0]}\n${owner[1]}\n${RC_LINE}\nexit 0\n`);
+  assert.equal(readlinkSync(join(root, 'service/vbat')), '/data/apps/available/vbat/service');
+  const installed = listing(root);
+  rmSync(join(root, 'service'), { recursive: true });
+  const boot = await sh(busybox, ['sh', join(root, INSTALL, 'install.sh')], { ...env, VBAT_ROOT: root });
+  assert.equal(boot.code, 0, boot.out);
+  assert.deepEqual(
+    listing(root).filter((l) => !l.startsWith('service/ ')),
+    installed.filter((l) => !l.startsWith('service/ ')),
+  );
+});
+
 test('custom startup scripts disabled (only rc.local.disabled): nothing is created, it says so and how to enable them', async () => {
   const root = newRoot();
   mkdirSync(join(root, 'data'));
