@@ -2,18 +2,19 @@
 # Installs or updates vbat on a Venus OS GX device (Cerbo GX, Ekrano GX, Raspberry Pi, ...) with
 # the Large image (the one with Node.js):
 #
-#   /data/apps/available/vbat/  the program (vbat.js), mappings, schemas, these scripts; your
-#                          config.yaml there is kept (created from config.sample.yaml only when
-#                          there is none). /data survives firmware updates; /data/apps/available
-#                          is where Victron's gui-v2 looks for apps installed on a GX device.
-#   /service/vbat          a link to /data/apps/available/vbat/service: daemontools starts vbat.
-#                          Venus OS rebuilds /service at every boot, so the link is made again
-#                          by the next line at every boot.
-#   /data/rc.local         gets "sh /data/apps/available/vbat/install.sh || true", before its
-#                          first exit (a line after "exit 0" never runs). When you disabled
-#                          custom startup scripts (rc.local renamed to rc.local.disabled), none
-#                          is created: install.sh says how to enable them and stops.
-#   /var/log/vbat/         the log (multilog; on Venus OS /var/log is a link to /data/log)
+#   /data/apps/available/vbat/
+#       the program (vbat.js), mappings, schemas, these scripts; your config.yaml there is kept
+#       (created from config.sample.yaml only when there is none). /data survives firmware
+#       updates; /data/apps/available is where Victron's gui-v2 looks for apps on a GX device.
+#   /service/vbat
+#       a link to /data/apps/available/vbat/service: daemontools starts vbat. Venus OS rebuilds
+#       /service at every boot, so the next line makes the link again at every boot.
+#   /data/rc.local
+#       gets "sh /data/apps/available/vbat/install.sh || true" before its first exit (a line
+#       after "exit 0" never runs). When you disabled custom startup scripts (rc.local renamed
+#       to rc.local.disabled), none is created: install.sh says how to enable them and stops.
+#   /var/log/vbat/
+#       the log (multilog; on Venus OS /var/log is a link to /data/log)
 #
 # Run it from an unpacked release to install or update (its files are copied over, a running
 # vbat is restarted when any changed), or from /data/apps/available/vbat itself (what rc.local
@@ -92,7 +93,7 @@ node_version=
 [ -z "$NODE" ] || node_version=$("$NODE" --version 2>/dev/null || true)
 node_major=$(echo "$node_version" | sed -n 's/^v\([0-9][0-9]*\)\..*/\1/p')
 if [ -z "$node_major" ] || [ "$node_major" -lt "$NODE_MIN" ]; then
-  if [ -z "$NODE" ]; then have="there is no Node.js (no /usr/bin/node)"; else have="$NODE is Node.js ${node_version:-of unknown version}"; fi
+  if [ -z "$NODE" ]; then have="there is no Node.js (no /usr/bin/node)"; else have="${NODE#"$ROOT"} is Node.js ${node_version:-of unknown version}"; fi
   msg="vbat needs Node.js $NODE_MIN or newer and $have; this device runs the ${image:-unknown} image (/etc/venus/image-type). Venus OS ships Node.js only on its Large image: Node 18 on v3.10 to v3.5x, Node 20 on v3.60 and later; there is none for the CCGX. The way out: Settings > General > Firmware > Online updates > Image type: Large, update, then run this install.sh again. (opkg install nodejs works on some devices after /opt/victronenergy/swupdate-scripts/remount-rw.sh, but is gone after every firmware update.)"
   if [ "$in_place" = 0 ]; then
     echo "install.sh: nothing was installed: $msg" >&2
@@ -101,7 +102,7 @@ if [ -z "$node_major" ] || [ "$node_major" -lt "$NODE_MIN" ]; then
   # The boot hook of an installation: keep the service, whose run script waits for Node.js.
   echo "  WARNING: $msg"
 elif [ "$image" != large ]; then
-  echo "  WARNING: $NODE ($node_version) is not part of the ${image:-unknown} image: a firmware update removes it and vbat"
+  echo "  WARNING: ${NODE#"$ROOT"} ($node_version) is not part of the ${image:-unknown} image: a firmware update removes it and vbat"
   echo "  then waits for Node.js. Settings > General > Firmware > Online updates > Image type: Large keeps it."
 fi
 
@@ -221,22 +222,26 @@ if [ -n "$seed_config" ] && [ "$IMPORT_SEED" = 0 ]; then
     echo "    import its settings: $INSTALL_DIR/install.sh --import-seed"
   fi
 fi
+# (a refused import still completes the installation, vbat waiting on the sample; the exit
+# status says it)
+status=0
 if [ "$IMPORT_SEED" = 1 ]; then
   if [ -z "$seed_config" ]; then
-    echo "install.sh: --import-seed: no config.ini of a disabled dbus-mqtt-battery to import into a config.yaml still the sample (see above)" >&2
-    exit 1
+    echo "install.sh: --import-seed: nothing imported: no config.ini of a disabled dbus-mqtt-battery, or config.yaml is no longer the sample (see above)" >&2
+    status=1
+  elif [ -z "$NODE" ]; then
+    echo "install.sh: --import-seed: nothing imported: it needs Node.js" >&2
+    status=1
+  else
+    echo "  importing $seed_config:"
+    "$NODE" "$DEST/vbat.js" import-seed-config "$ROOT$seed_config" -o "$DEST/config.yaml" --force 2>&1 | sed 's/^/    /'
+    if cmp -s "$DEST/config.yaml" "$DEST/config.sample.yaml"; then
+      echo "install.sh: the import failed (see above): config.yaml is still the sample" >&2
+      status=1
+    else
+      changed=$((changed + 1))
+    fi
   fi
-  if [ -z "$NODE" ]; then
-    echo "install.sh: --import-seed needs Node.js" >&2
-    exit 1
-  fi
-  echo "  importing $seed_config:"
-  "$NODE" "$DEST/vbat.js" import-seed-config "$ROOT$seed_config" -o "$DEST/config.yaml" --force 2>&1 | sed 's/^/    /'
-  if cmp -s "$DEST/config.yaml" "$DEST/config.sample.yaml"; then
-    echo "install.sh: the import failed (see above); config.yaml is still the sample" >&2
-    exit 1
-  fi
-  changed=$((changed + 1))
 fi
 
 # ---- service link ----
@@ -311,7 +316,7 @@ fi
 [ "$linked" = 0 ] || [ "$in_place" = 1 ] || echo "  log: tail -F $LOG_DIR/current | tai64nlocal"
 if [ -n "$ROOT" ]; then
   echo "  (--root $ROOT: nothing started)"
-  exit 0
+  exit "$status"
 fi
 if [ "$linked" = 1 ]; then
   echo "  svscan starts vbat within 5 s"
@@ -319,3 +324,4 @@ elif [ "$changed" != 0 ]; then
   echo "  restarting vbat: svc -t $SERVICE_LINK"
   svc -t "$SERVICE_LINK" 2>/dev/null || true
 fi
+exit "$status"

@@ -305,7 +305,7 @@ test('no Node.js, or one older than 18: one message with the way out, nothing wr
   writeFileSync(join(old, 'usr/bin/node'), '#!/bin/sh\necho v14.17.0\n', { mode: 0o755 }); // Venus OS v3.00's
   const o = await install(old);
   assert.equal(o.code, 1, o.out);
-  assert.match(o.out, /\/usr\/bin\/node is Node\.js v14\.17\.0; this device runs the large image/);
+  assert.match(o.out, /and \/usr\/bin\/node is Node\.js v14\.17\.0; this device runs the large image/);
 
   const opkg = newRoot({ image: 'normal' });
   const n = await install(opkg);
@@ -388,9 +388,15 @@ test('the Python driver installed and running: found, how to disable it said, it
   assert.equal(read(root, 'data/rc.local'), `#!/bin/bash\n\nbash /data/etc/dbus-mqtt-battery/install.sh\n${RC_LINE}\n`);
   assert.ok(isLink(join(root, 'service/dbus-mqtt-battery')));
 
-  const refused = await sh(join(src, 'install.sh'), ['--root', root, '--import-seed']);
+  // Asked to import on the first install while it still runs: installed, nothing imported, exit 1.
+  const fresh = newRoot();
+  installSeed(fresh, SEED_INI);
+  const refused = await sh(join(src, 'install.sh'), ['--root', fresh, '--import-seed']);
   assert.equal(refused.code, 1, refused.out);
-  assert.equal(read(root, `${INSTALL}/config.yaml`), read(src, 'config.sample.yaml'));
+  assert.match(refused.out, /--import-seed: nothing imported/);
+  assert.equal(read(fresh, `${INSTALL}/config.yaml`), read(src, 'config.sample.yaml'));
+  assert.equal(readlinkSync(join(fresh, 'service/vbat')), '/data/apps/available/vbat/service', 'the installation is complete');
+  assert.ok(read(fresh, 'data/rc.local').split('\n').includes(RC_LINE), 'the boot hook is in rc.local');
 });
 
 test('the Python driver disabled (its uninstall.sh, files kept): install.sh --import-seed writes config.yaml from its config.ini', async () => {
