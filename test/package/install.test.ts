@@ -431,6 +431,35 @@ test('the Python driver disabled (its uninstall.sh, files kept): install.sh --im
   assert.equal(loadConfig(join(root, INSTALL, 'config.yaml')).mqtt.url, 'mqtt://192.168.1.5:1883');
 });
 
+test("in a terminal install.sh asks whether to import the disabled driver's config.ini: y imports, n leaves the sample", async () => {
+  for (const [answer, imported] of [
+    ['y', true],
+    ['n', false],
+  ] as const) {
+    const root = newRoot();
+    installSeed(root, SEED_INI);
+    unlinkSync(join(root, 'service/dbus-mqtt-battery'));
+    writeFileSync(join(root, 'data/rc.local'), '#!/bin/bash\n\n');
+    // script(1) gives install.sh a terminal, as an SSH session does; the answer is typed into it.
+    const r = await runCommand(
+      'sh',
+      ['-c', `printf '${answer}\\n' | script -qec "sh ${join(src, 'install.sh')} --root ${root}" /dev/null`],
+      {
+        cwd: rel.tmp,
+        env: cleanEnv(),
+      },
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /import its \/data\/etc\/dbus-mqtt-battery\/config\.ini into \/data\/apps\/available\/vbat\/config\.yaml now\? \[Y\/n\]/,
+    );
+    const config = read(root, `${INSTALL}/config.yaml`);
+    if (imported) assert.equal(loadConfig(join(root, INSTALL, 'config.yaml')).mqtt.url, 'mqtt://192.168.1.5:1883');
+    else assert.equal(config, read(src, 'config.sample.yaml'));
+  }
+});
+
 test('uninstall removes the service link and the rc.local line, keeps /data/apps/available/vbat; --purge deletes it and the log', async () => {
   const root = newRoot();
   assert.equal((await install(root)).code, 0);
