@@ -211,6 +211,9 @@ for d in "$ROOT"/data/etc/dbus-mqtt-battery "$ROOT"/data/etc/dbus-mqtt-battery-*
     echo "    once it is disabled, import its settings: $INSTALL_DIR/install.sh --import-seed"
   elif [ -z "$seed_config" ]; then
     seed_config=$s/config.ini
+  else
+    echo "    (one config.ini is imported; add this battery to config.yaml's batteries by hand:"
+    echo "    node $INSTALL_DIR/vbat.js import-seed-config $s/config.ini prints it)"
   fi
 done
 if [ -n "$seed_config" ] && [ "$IMPORT_SEED" = 0 ]; then
