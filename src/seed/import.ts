@@ -73,6 +73,10 @@ export function importSeedConfig(file: string, text: string): SeedImport {
     notes.push(`logging = ${logging.value}${at(logging)}: not a level the seed knows; it uses WARNING, so logLevel: warn`);
   const deviceName = get('DEFAULT', 'device_name')?.value || 'MQTT Battery';
   const instanceEntry = get('DEFAULT', 'device_instance');
+  for (const key of ['device_name', 'device_instance']) {
+    if (!get('DEFAULT', key))
+      notes.push(`${key} is missing (the seed stops without it): ${key === 'device_name' ? '"MQTT Battery"' : '100'}, its sample's value`);
+  }
   let instance = int('DEFAULT', 'device_instance', 100);
   if (instance < 0 || instance > 2147483647) {
     problem({

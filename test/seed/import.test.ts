@@ -102,10 +102,13 @@ describe('what the seed does with each key, vbat does, or says why not', () => {
     assert.ok(r.notes.some((n) => /\[EXTRA\] foo .*unknown section/.test(n)));
   });
 
-  test('a missing broker_port: the plain or TLS default, said so', () => {
+  test('a missing broker_port, device_name or device_instance: the defaults, said so', () => {
     const r = importSeedConfig('c.ini', '[MQTT]\nbroker_address = h\ntopic = t\ntls_enabled = 1\n');
     assert.equal(r.config.mqtt.url, 'mqtts://h:8883');
     assert.ok(r.notes.some((n) => /broker_port is missing/.test(n)));
+    assert.deepEqual([r.config.batteries[0].customName, r.config.batteries[0].instance], ['MQTT Battery', 100]);
+    assert.ok(r.notes.some((n) => /device_name is missing \(the seed stops without it\)/.test(n)));
+    assert.ok(r.notes.some((n) => /device_instance is missing/.test(n)));
   });
 });
 
