@@ -7,7 +7,7 @@
  *     vbat/vbat.js                     the whole program, one file bundled by esbuild (CommonJS)
  *     vbat/mappings/ vbat/schemas/     data the program finds beside itself (src/util/package-root.ts)
  *     vbat/config.sample.yaml          copied to config.yaml on the first install
- *     vbat/service/run, service/log/run   daemontools service (multilog to /data/log/vbat)
+ *     vbat/service/run, service/log/run   daemontools service (multilog to /var/log/vbat)
  *     vbat/install.sh uninstall.sh restart.sh
  *     vbat/VERSION README.md THIRD-PARTY-NOTICES.txt
  *

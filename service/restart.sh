@@ -1,5 +1,5 @@
 #!/bin/sh
-# Restarts vbat (after editing /data/etc/vbat/config.yaml, for instance): svc -t sends it
+# Restarts vbat (after editing /data/apps/available/vbat/config.yaml, for instance): svc -t sends it
 # SIGTERM, it releases its D-Bus names within a second, and supervise starts it again.
 #
 # Usage: restart.sh [--root DIR]
@@ -20,7 +20,7 @@ done
 if [ "$ROOT" = / ]; then ROOT=; fi
 
 if [ ! -L "$ROOT$SERVICE_LINK" ]; then
-  echo "restart.sh: vbat is not installed ($SERVICE_LINK is missing): run /data/etc/vbat/install.sh" >&2
+  echo "restart.sh: vbat is not installed ($SERVICE_LINK is missing): run /data/apps/available/vbat/install.sh" >&2
   exit 1
 fi
 if [ -n "$ROOT" ]; then
@@ -30,4 +30,4 @@ fi
 svc -t "$SERVICE_LINK"
 sleep 1
 svstat "$SERVICE_LINK" || true
-echo "log: tail -F /data/log/vbat/current | tai64nlocal"
+echo "log: tail -F /var/log/vbat/current | tai64nlocal"

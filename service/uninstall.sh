@@ -1,16 +1,17 @@
 #!/bin/sh
 # Removes vbat from a Venus OS GX device: stops it, removes the /service/vbat link and the
-# install.sh line from /data/rc.local. The files in /data/etc/vbat (your config.yaml too) and the
-# log in /data/log/vbat stay, unless --purge.
+# install.sh line from /data/rc.local. The files in /data/apps/available/vbat (your config.yaml
+# too) and the log in /var/log/vbat stay, unless --purge.
 #
 # Usage: uninstall.sh [--purge] [--root DIR]
-#   --purge                        also delete /data/etc/vbat (config included) and /data/log/vbat
+#   --purge                        also delete /data/apps/available/vbat (config included) and
+#                                  the log, /var/log/vbat
 #   --root DIR (or VBAT_ROOT=DIR)  work below DIR instead of / (tests): nothing is stopped.
 set -eu
 
 NAME=vbat
-INSTALL_DIR=/data/etc/$NAME
-LOG_DIR=/data/log/$NAME
+INSTALL_DIR=/data/apps/available/$NAME
+LOG_DIR=/var/log/$NAME
 SERVICE_LINK=/service/$NAME
 RC_LOCAL=/data/rc.local
 
@@ -53,9 +54,10 @@ fi
 
 # The boot hook: every line that runs our install.sh.
 rc=$ROOT$RC_LOCAL
-if [ -f "$rc" ] && grep -qF "$INSTALL_DIR/install.sh" "$rc"; then
+# (the line of the old place, /data/etc/vbat, too)
+if [ -f "$rc" ] && grep -qE "(/data/etc/$NAME|$INSTALL_DIR)/install\.sh" "$rc"; then
   tmp="$rc.vbat.$$"
-  grep -vF "$INSTALL_DIR/install.sh" "$rc" > "$tmp" || true
+  grep -vE "(/data/etc/$NAME|$INSTALL_DIR)/install\.sh" "$rc" > "$tmp" || true
   cat "$tmp" > "$rc" # rewrite in place: the file keeps its owner and mode
   rm -f "$tmp"
   echo "  removed the install.sh line from $RC_LOCAL"

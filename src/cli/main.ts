@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import { helpText, wrap, type CommandSpec } from './args.js';
 import { CHECK_COMMAND, checkCommand } from './check.js';
 import { DEMO_COMMAND, demo } from './demo.js';
+import { IMPORT_SEED_COMMAND, importSeedCommand } from './import-seed.js';
 import { run, RUN_COMMAND } from './run.js';
 import { watch, WATCH_COMMAND } from './watch.js';
 
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   run: { spec: RUN_COMMAND, run },
   watch: { spec: WATCH_COMMAND, run: (args) => watch(args) },
   check: { spec: CHECK_COMMAND, run: (args) => checkCommand(args) },
+  'import-seed-config': { spec: IMPORT_SEED_COMMAND, run: (args) => importSeedCommand(args) },
 };
 
 const NAMES = Object.keys(COMMANDS).join(', ');

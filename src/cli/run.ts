@@ -60,7 +60,7 @@ export const RUN_COMMAND = {
     'log-level': { type: 'string', arg: 'LEVEL', help: 'error, warn, info or debug: how much goes to the log on stderr (default info)' },
   },
   notes: [
-    'Examples:\n  vbat run --broker mqtt://192.168.1.10:1883 --topic bms/house\n  vbat run --config /data/etc/vbat/config.yaml --log-level debug',
+    'Examples:\n  vbat run --broker mqtt://192.168.1.10:1883 --topic bms/house\n  vbat run --config /data/apps/available/vbat/config.yaml --log-level debug',
   ],
 } satisfies CommandSpec;
 

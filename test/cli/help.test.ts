@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { helpText, parseCommand, wrap, type CommandSpec } from '../../src/cli/args.js';
 import { CHECK_COMMAND } from '../../src/cli/check.js';
 import { DEMO_COMMAND } from '../../src/cli/demo.js';
+import { IMPORT_SEED_COMMAND } from '../../src/cli/import-seed.js';
 import { RUN_COMMAND, RUN_USAGE, runFlags } from '../../src/cli/run.js';
 import { WATCH_COMMAND } from '../../src/cli/watch.js';
 import { UsageError } from '../../src/errors.js';
@@ -17,7 +18,7 @@ import { VERSION } from '../../src/version.js';
 import { runCli } from '../support/cli.js';
 import { repoRoot } from '../support/paths.js';
 
-const SPECS: CommandSpec[] = [CHECK_COMMAND, RUN_COMMAND, WATCH_COMMAND, DEMO_COMMAND];
+const SPECS: CommandSpec[] = [CHECK_COMMAND, RUN_COMMAND, WATCH_COMMAND, DEMO_COMMAND, IMPORT_SEED_COMMAND];
 const packageVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The message of the UsageError fn throws. */
@@ -41,7 +42,7 @@ describe('each command explains itself', () => {
       for (const [name, f] of Object.entries(flags)) {
         // The option's line: the flag (with its value's name), then words explaining it.
         const label = `--${name}${f.type === 'string' ? ` ${'arg' in f ? f.arg : 'VALUE'}` : ''}`;
-        const line = text.split('\n').find((l) => l.includes(label) && /^\s+(-h, )?--/.test(l));
+        const line = text.split('\n').find((l) => l.includes(label) && /^\s+(-\w, )?--/.test(l));
         assert.ok(line, `${spec.name}: --${name} is listed as ${label}`);
         const after = line.slice(line.indexOf(label) + label.length).trim();
         const next = text.split('\n')[text.split('\n').indexOf(line) + 1] ?? '';
@@ -182,10 +183,10 @@ describe('the vbat command line', () => {
     assert.equal(command.code, 2);
     assert.match(
       command.stderr,
-      /^vbat: unknown command "frobnicate"; the commands are demo, run, watch, check\nRun "vbat help" for usage\.\n$/,
+      /^vbat: unknown command "frobnicate"; the commands are demo, run, watch, check, import-seed-config\nRun "vbat help" for usage\.\n$/,
     );
     assert.equal(help.code, 2);
-    assert.match(help.stderr, /^vbat: no command "frobnicate"; the commands are demo, run, watch, check\n/);
+    assert.match(help.stderr, /^vbat: no command "frobnicate"; the commands are demo, run, watch, check, import-seed-config\n/);
     assert.equal(none.code, 2, 'no command at all is a usage error');
     assert.match(none.stdout, /^vbat \S+ — /);
   });

@@ -5,14 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Variant } from 'dbus-next';
+import mqtt from 'mqtt';
+import { Client, eventually } from '../dbus/helpers.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
 import { startMosquitto, type Broker } from '../support/mosquitto.js';
-import { CLI_ENTRY } from '../support/cli.js';
-import { repoRoot } from '../support/paths.js';
+import { CLI_ENTRY, runCli } from '../support/cli.js';
+import { fixture, repoRoot } from '../support/paths.js';
 import { Daemon } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vbat-tls-'));
@@ -173,6 +176,54 @@ describe('TLS to the broker', { concurrency: false }, () => {
     const wrong = vbat('wrongpw', { url: b.url.replace('mqtt://', 'mqtt://vbat:nope@') } as Broker, { reconnectMax: 1 });
     await wrong.waitLog(/MQTT cannot connect/);
     assert.doesNotMatch(wrong.log, /MQTT connected/, 'a wrong password is refused, so the right one is what connected');
+  });
+
+  test("a config imported from the seed's config.ini (TLS, its CA, user and password) connects and exports the battery", async () => {
+    writeFileSync(at('seed-passwd'), '');
+    execFileSync('mosquitto_passwd', ['-b', at('seed-passwd'), 'gx-device', 's3cret%with:colon']);
+    chmodSync(at('seed-passwd'), 0o644);
+    const b = await startMosquitto({
+      scheme: 'mqtts',
+      listener: [
+        `cafile ${at('ca.pem')}`,
+        `certfile ${at('server.pem')}`,
+        `keyfile ${at('server.key')}`,
+        'allow_anonymous false',
+        `password_file ${at('seed-passwd')}`,
+      ],
+    });
+    brokers.push(b);
+    const ini = readFileSync(fixture('seed', 'config-tls.ini'), 'utf8')
+      .replace('broker.home.lan', '127.0.0.1')
+      .replace('8883', String(b.port))
+      .replace('/data/keys/mosquitto.crt', at('ca.pem'));
+    writeFileSync(at('seed.ini'), ini);
+    const imported = await runCli(['import-seed-config', at('seed.ini'), '-o', at('seed.yaml')]);
+    assert.equal(imported.code, 0, imported.stderr);
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'run', '--bus', bus.address, '--config', at('seed.yaml')], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const d = new Daemon(child);
+    daemons.push(d);
+    await d.waitLog(/subscribed to home\/shed\/bms/);
+    const pub = await mqtt.connectAsync(b.url, { ca: readFileSync(at('ca.pem')), username: 'gx-device', password: 's3cret%with:colon' });
+    try {
+      await pub.publishAsync('home/shed/bms', readFileSync(fixture('seed', 'seed-full.json'), 'utf8'));
+      const reader = await Client.connect(bus.address);
+      const value = async (path: string) =>
+        ((await reader.call('com.victronenergy.battery.vbat_shed_battery_2', path, 'GetValue')).body[0] as Variant).value as unknown;
+      try {
+        await eventually(async () => (await value('/Connected').catch(() => 0)) === 1, 'the imported battery connected');
+        assert.equal(await value('/CustomName'), 'Shed Battery 2');
+        assert.equal(await value('/DeviceInstance'), 101);
+        assert.equal(await value('/Dc/0/Voltage'), 52.7);
+      } finally {
+        reader.close();
+      }
+    } finally {
+      await pub.endAsync();
+    }
   });
 
   test('insecure: connects without checking, and says so', async () => {

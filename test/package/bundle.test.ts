@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -121,18 +121,22 @@ describe('the installed service runs the bundle: MQTT in, D-Bus out', { concurre
   before(async () => {
     await w.start();
     root = join(rel.tmp, 'device');
-    mkdirSync(root);
+    // What install.sh checks of a GX device: the image type and /usr/bin/node.
+    mkdirSync(join(root, 'etc/venus'), { recursive: true });
+    writeFileSync(join(root, 'etc/venus/image-type'), 'large\n');
+    mkdirSync(join(root, 'usr/bin'), { recursive: true });
+    symlinkSync(process.execPath, join(root, 'usr/bin/node'));
     const inst = await runCommand(join(vbatDir, 'install.sh'), ['--root', root], { cwd: rel.tmp });
     assert.equal(inst.code, 0, inst.stdout + inst.stderr);
   });
   after(async () => {
     await daemon?.stop();
     await w.stop();
-    rmSync(`/tmp/vbat-started${join(root, 'data/etc/vbat').replace(/\//g, '_')}`, { force: true });
+    rmSync(`/tmp/vbat-started${join(root, 'data/apps/available/vbat').replace(/\//g, '_')}`, { force: true });
   });
 
-  test('service/run starts /data/etc/vbat/vbat.js with config.yaml; SIGTERM stops it with exit 0', async () => {
-    const dir = join(root, 'data', 'etc', 'vbat');
+  test('service/run starts /data/apps/available/vbat/vbat.js with config.yaml; SIGTERM stops it with exit 0', async () => {
+    const dir = join(root, 'data', 'apps', 'available', 'vbat');
     writeFileSync(
       join(dir, 'config.yaml'),
       [
