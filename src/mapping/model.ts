@@ -15,9 +15,20 @@ export interface PathEntry {
   min?: number;
   max?: number;
   writable?: boolean;
+  command?: CommandEntry;
   interval?: number | string;
   range?: number[];
   description?: string;
+}
+
+/** Write-back: what a SetValue on the path publishes to the BMS (see the schema). */
+export interface CommandEntry {
+  topic: string;
+  payload: string;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+  confirm?: number;
+  minInterval?: number;
 }
 
 export interface MappingFile {

@@ -1,0 +1,34 @@
+/**
+ * The payload of a write-back command: the path's `command.payload` expression over the current
+ * input document, with the written value as `$value`. Strict like every other expression: one that
+ * reads an input the document lacks gives no payload, and the SetValue is refused, so a command is
+ * never built from a guess.
+ */
+import type { PathValue } from '../venus/types.js';
+import type { CompiledCommand } from './compile.js';
+import { SLOW, type FastContext } from './fast.js';
+
+export type CommandPayload = { payload: string } | { problem: string };
+
+export async function commandPayload(
+  command: CompiledCommand,
+  value: Exclude<PathValue, null>,
+  doc: unknown,
+  variables: Record<string, unknown>,
+  readPath: (path: string) => unknown = () => undefined,
+): Promise<CommandPayload> {
+  const vars = { ...variables, value };
+  const expr = command.payload;
+  let out: unknown;
+  try {
+    const ctx: FastContext = { doc, vars, path: readPath };
+    out = expr.fast ? expr.fast(ctx) : SLOW;
+    if (out === SLOW) out = await expr.jsonata().evaluate(doc ?? {}, { ...vars, path: readPath });
+  } catch (err) {
+    return { problem: `payload expression failed: ${(err as Error).message ?? String(err)}` };
+  }
+  if (out === undefined || out === null) return { problem: `payload expression \`${expr.source}\` gives no value for ${JSON.stringify(value)}` };
+  if (typeof out === 'string') return { payload: out };
+  if (typeof out === 'number' || typeof out === 'boolean') return { payload: String(out) };
+  return { payload: JSON.stringify(out) };
+}
