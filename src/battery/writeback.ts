@@ -18,7 +18,7 @@
  * is off) follow the state the BMS reports, not the value someone wrote.
  */
 import type { Logger } from '../log.js';
-import { commandPayload, type CompiledMapping, type CompiledPath } from '../mapping/index.js';
+import { commandPayload, commandValueProblem, type CompiledMapping, type CompiledPath } from '../mapping/index.js';
 import type { Frame, ItemState, PathValue } from '../venus/types.js';
 
 /** Where commands go (the battery's MQTT connection). */
@@ -84,11 +84,8 @@ export class WriteBack {
       this.opts.log.warnLimited(`setvalue:${path}`, `SetValue ${path} = ${JSON.stringify(value)} from ${sender || 'unknown sender'} refused: ${why}`);
       return false;
     };
-    if (value === null) return refuse('an invalid (empty) value is not a command');
-    if (typeof value === 'number') {
-      if (p.min !== undefined && value < p.min) return refuse(`${value} is below the minimum ${p.min}`);
-      if (p.max !== undefined && value > p.max) return refuse(`${value} is above the maximum ${p.max}`);
-    }
+    const invalid = commandValueProblem(p, value);
+    if (invalid || value === null) return refuse(invalid!);
     const stale = this.opts.refusal();
     if (stale) return refuse(stale);
     const channel = this.opts.channel();

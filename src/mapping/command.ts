@@ -5,8 +5,21 @@
  * never built from a guess.
  */
 import type { PathValue } from '../venus/types.js';
-import type { CompiledCommand } from './compile.js';
+import type { CompiledCommand, CompiledPath } from './compile.js';
 import { SLOW, type FastContext } from './fast.js';
+
+/**
+ * Why `value` (already of the path's D-Bus type) is no valid command for the path, or undefined:
+ * the invalid value, or a number outside the path's min/max. The same check `vbat run` and
+ * `vbat check --set` apply.
+ */
+export function commandValueProblem(p: CompiledPath, value: PathValue): string | undefined {
+  if (value === null) return 'an invalid (empty) value is not a command';
+  if (typeof value !== 'number') return undefined;
+  if (p.min !== undefined && value < p.min) return `${value} is below the minimum ${p.min}`;
+  if (p.max !== undefined && value > p.max) return `${value} is above the maximum ${p.max}`;
+  return undefined;
+}
 
 export type CommandPayload = { payload: string } | { problem: string };
 
