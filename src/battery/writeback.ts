@@ -81,7 +81,10 @@ export class WriteBack {
     const command = p?.command;
     if (!p || !command) return true;
     const refuse = (why: string) => {
-      this.opts.log.warnLimited(`setvalue:${path}`, `SetValue ${path} = ${JSON.stringify(value)} from ${sender || 'unknown sender'} refused: ${why}`);
+      this.opts.log.warnLimited(
+        `setvalue:${path}`,
+        `SetValue ${path} = ${JSON.stringify(value)} from ${sender || 'unknown sender'} refused: ${why}`,
+      );
       return false;
     };
     const invalid = commandValueProblem(p, value);

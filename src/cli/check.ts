@@ -96,7 +96,14 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
   for (const file of opts.payloads) payloads.push(await checkPayload(mapping, file, opts));
   // `--set` without a payload: the commands are built on an empty document.
   if (opts.payloads.length === 0 && opts.sets?.length)
-    payloads.push({ file: '(no payload: empty document)', refused: [], ignored: 0, missingRequired: [], paths: [], sets: await checkSets(mapping, {}, opts) });
+    payloads.push({
+      file: '(no payload: empty document)',
+      refused: [],
+      ignored: 0,
+      missingRequired: [],
+      paths: [],
+      sets: await checkSets(mapping, {}, opts),
+    });
   const ok = payloads.every((p) => !p.error && p.missingRequired.length === 0 && p.sets.every((s) => s.code === 0));
   const writable = mapping.paths
     .filter((p) => p.writable)
@@ -220,7 +227,10 @@ function syntheticTopic(filter: string): string {
 
 export const CHECK_COMMAND = {
   name: 'check',
-  usage: ['check MAPPING PAYLOAD... [--json] [--topic FILTER] [--var NAME=VALUE]... [--set PATH=VALUE]...', 'check MAPPING --set PATH=VALUE...'],
+  usage: [
+    'check MAPPING PAYLOAD... [--json] [--topic FILTER] [--var NAME=VALUE]... [--set PATH=VALUE]...',
+    'check MAPPING --set PATH=VALUE...',
+  ],
   summary: 'Validate a mapping and show what it would put on D-Bus for each payload file (offline).',
   description: [
     'Validates a mapping file and shows, for each payload file, what vbat would put on D-Bus: every path with its value, D-Bus type and text as Venus OS sees them, marked derived, default, WARNING or invalid where that applies, and whether vbat would accept the message at all. Offline: needs no broker and no bus.',

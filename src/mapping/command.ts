@@ -40,7 +40,8 @@ export async function commandPayload(
   } catch (err) {
     return { problem: `payload expression failed: ${(err as Error).message ?? String(err)}` };
   }
-  if (out === undefined || out === null) return { problem: `payload expression \`${expr.source}\` gives no value for ${JSON.stringify(value)}` };
+  if (out === undefined || out === null)
+    return { problem: `payload expression \`${expr.source}\` gives no value for ${JSON.stringify(value)}` };
   if (typeof out === 'string') return { payload: out };
   if (typeof out === 'number' || typeof out === 'boolean') return { payload: String(out) };
   return { payload: JSON.stringify(out) };
