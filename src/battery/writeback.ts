@@ -18,7 +18,7 @@
  * is off) follow the state the BMS reports, not the value someone wrote.
  */
 import type { Logger } from '../log.js';
-import { commandPayload, commandValueProblem, type CompiledMapping, type CompiledPath } from '../mapping/index.js';
+import { commandPayload, commandSeconds, commandValueProblem, type CompiledMapping, type CompiledPath } from '../mapping/index.js';
 import type { Frame, ItemState, PathValue } from '../venus/types.js';
 
 /** Where commands go (the battery's MQTT connection). */
@@ -95,9 +95,9 @@ export class WriteBack {
     if (!channel?.isConnected) return refuse('the MQTT broker is not connected');
     const now = this.opts.now();
     const last = this.lastSent.get(path);
-    const minMs = command.minInterval * 1000;
-    if (last !== undefined && now - last < minMs)
-      return refuse(`rate limit: one command per ${command.minInterval} s on this path (last ${((now - last) / 1000).toFixed(1)} s ago)`);
+    const minInterval = commandSeconds(command.minInterval, this.opts.variables, 2);
+    if (last !== undefined && now - last < minInterval * 1000)
+      return refuse(`rate limit: one command per ${minInterval} s on this path (last ${((now - last) / 1000).toFixed(1)} s ago)`);
     // Claimed before anything is awaited, so two calls at once cannot both pass the rate limit.
     this.lastSent.set(path, now);
     const release = () => (last === undefined ? this.lastSent.delete(path) : this.lastSent.set(path, last));
@@ -120,7 +120,8 @@ export class WriteBack {
     // Registered before the publish: a state message arriving meanwhile must not overwrite the
     // written value on D-Bus before the command is even out.
     const previous = this.pending.get(path);
-    if (command.confirmable) this.pending.set(path, { value, sentAt: now, confirmMs: command.confirm * 1000 });
+    const confirmMs = commandSeconds(command.confirm, this.opts.variables, 10) * 1000;
+    if (command.confirmable) this.pending.set(path, { value, sentAt: now, confirmMs });
     try {
       await withTimeout(
         channel.publish(command.topic, built.payload, { qos: command.qos, retain: command.retain }),

@@ -5,7 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { FileProblemsError, UsageError, type Problem } from '../errors.js';
 import { DocumentBuilder, topicMatches } from '../input/index.js';
-import { commandPayload, commandValueProblem, Evaluator, loadMapping, Origin, type CompiledMapping } from '../mapping/index.js';
+import {
+  commandPayload,
+  commandSeconds,
+  commandValueProblem,
+  Evaluator,
+  loadMapping,
+  Origin,
+  type CompiledMapping,
+} from '../mapping/index.js';
 import { coerceValue } from '../dbus/values.js';
 import type { DbusType, PathValue } from '../venus/types.js';
 import { helpText, parseCommand, parseVars, type CommandSpec } from './args.js';
@@ -105,6 +113,7 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
       sets: await checkSets(mapping, {}, opts),
     });
   const ok = payloads.every((p) => !p.error && p.missingRequired.length === 0 && p.sets.every((s) => s.code === 0));
+  const variables = { ...mapping.variables, ...opts.variables };
   const writable = mapping.paths
     .filter((p) => p.writable)
     .map((p) => ({
@@ -116,8 +125,8 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
               topic: p.command.topic,
               qos: p.command.qos,
               retain: p.command.retain,
-              confirm: p.command.confirm,
-              minInterval: p.command.minInterval,
+              confirm: commandSeconds(p.command.confirm, variables, 10),
+              minInterval: commandSeconds(p.command.minInterval, variables, 2),
             },
           }
         : {}),

@@ -21,6 +21,17 @@ export function commandValueProblem(p: CompiledPath, value: PathValue): string |
   return undefined;
 }
 
+/**
+ * A command's `confirm` or `minInterval` in seconds, with variables (a battery's config may
+ * override the mapping's default). A variable set to something that is not a number of seconds
+ * counts as `fallback`.
+ */
+export function commandSeconds(v: number | string, variables: Record<string, unknown>, fallback: number): number {
+  if (typeof v === 'number') return v;
+  const n = variables[v];
+  return typeof n === 'number' && n >= 0 ? n : fallback;
+}
+
 export type CommandPayload = { payload: string } | { problem: string };
 
 export async function commandPayload(

@@ -81,10 +81,10 @@ export interface CompiledCommand {
   payload: CompiledExpr;
   qos: 0 | 1 | 2;
   retain: boolean;
-  /** Seconds to wait for the BMS to report the written value. */
-  confirm: number;
-  /** Seconds between two commands to the path. */
-  minInterval: number;
+  /** Seconds to wait for the BMS to report the written value: a number or a variable's name. */
+  confirm: number | string;
+  /** Seconds between two commands to the path: a number or a variable's name. */
+  minInterval: number | string;
   /** The path reads the BMS's state (value/fallback expressions), so a command can be confirmed. */
   confirmable: boolean;
 }
@@ -197,15 +197,43 @@ function compilePath(
     min: entry.min,
     max: entry.max,
     writable: entry.writable === true || entry.command !== undefined,
-    command: entry.command && compileCommand(entry, key, path, doc, problems),
+    command: entry.command && compileCommand(entry, key, path, doc, variables, problems),
     interval: typeof entry.interval === 'string' ? entry.interval.replace(/^\$/, '') : entry.interval,
     description: entry.description,
     line,
   };
 }
 
-function compileCommand(entry: PathEntry, key: string, path: string, doc: YamlDocument, problems: Problem[]): CompiledCommand | undefined {
+function compileCommand(
+  entry: PathEntry,
+  key: string,
+  path: string,
+  doc: YamlDocument,
+  variables: Record<string, unknown>,
+  problems: Problem[],
+): CompiledCommand | undefined {
   const c = entry.command!;
+  const seconds = (field: 'confirm' | 'minInterval', fallback: number): number | string => {
+    const v = c[field];
+    if (typeof v !== 'string') return v ?? fallback;
+    const name = v.slice(1);
+    const value = variables[name];
+    if (!(name in variables))
+      problems.push({
+        file: doc.file,
+        line: lineOf(doc, ['paths', key, 'command', field]),
+        where: path,
+        reason: `${field} "${v}" is not a variable of this mapping`,
+      });
+    else if (typeof value !== 'number' || !(value >= 0))
+      problems.push({
+        file: doc.file,
+        line: lineOf(doc, ['paths', key, 'command', field]),
+        where: path,
+        reason: `${field}: variable ${v} must default to a number of seconds`,
+      });
+    return name;
+  };
   const [payload] = compileExprs(c.payload, 'command', key, path, doc, problems, ['command', 'payload']);
   if (!payload) return undefined;
   return {
@@ -213,8 +241,8 @@ function compileCommand(entry: PathEntry, key: string, path: string, doc: YamlDo
     payload,
     qos: c.qos ?? 1,
     retain: c.retain ?? false,
-    confirm: c.confirm ?? 10,
-    minInterval: c.minInterval ?? 2,
+    confirm: seconds('confirm', 10),
+    minInterval: seconds('minInterval', 2),
     confirmable: entry.value !== undefined || entry.fallback !== undefined,
   };
 }

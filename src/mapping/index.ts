@@ -16,7 +16,7 @@ export {
   type CompiledExpr,
   type CompiledCommand,
 } from './compile.js';
-export { commandPayload, commandValueProblem, type CommandPayload } from './command.js';
+export { commandPayload, commandSeconds, commandValueProblem, type CommandPayload } from './command.js';
 export { Evaluator, Origin, type Evaluation } from './evaluate.js';
 export { HELPERS } from './helpers.js';
 export type { CommandEntry, InputSpec, MappingFile, PathEntry } from './model.js';

@@ -27,8 +27,10 @@ export interface CommandEntry {
   payload: string;
   qos?: 0 | 1 | 2;
   retain?: boolean;
-  confirm?: number;
-  minInterval?: number;
+  /** Seconds, or `$variable`. */
+  confirm?: number | string;
+  /** Seconds, or `$variable`. */
+  minInterval?: number | string;
 }
 
 export interface MappingFile {
