@@ -81,8 +81,9 @@ export class WriteBack {
     const command = p?.command;
     if (!p || !command) return true;
     const refuse = (why: string) => {
+      // Limited per path and kind of reason: a flood of one refusal must not hide another.
       this.opts.log.warnLimited(
-        `setvalue:${path}`,
+        `setvalue:${path}:${why.replace(/-?[\d.]+/g, '#')}`,
         `SetValue ${path} = ${JSON.stringify(value)} from ${sender || 'unknown sender'} refused: ${why}`,
       );
       return false;

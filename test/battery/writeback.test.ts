@@ -195,3 +195,12 @@ test('write-back is off unless the mapping declares it', async () => {
   const plain = parseMapping('paths:\n  /Io/AllowToCharge: {type: i, value: x}\n');
   assert.equal(plain.byPath.get('/Io/AllowToCharge')!.writable, false);
 });
+
+test('refusals are log-limited per path and reason: one flood does not hide a different reason', async () => {
+  const { r, channel } = await connected();
+  for (let i = 0; i < 5; i++) await r.setValue('/Io/AllowToCharge', 2);
+  channel.isConnected = false;
+  await r.setValue('/Io/AllowToCharge', 0);
+  assert.equal(r.lines.filter((l) => /refused: 2 is above the maximum/.test(l)).length, 1, 'the repeated refusal once');
+  assert.equal(r.lines.filter((l) => /refused: the MQTT broker is not connected/.test(l)).length, 1, 'the other reason still');
+});
