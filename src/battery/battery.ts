@@ -91,6 +91,8 @@ export class Battery {
   private readonly config: BatteryConfig;
   private readonly mapping: CompiledMapping;
   private readonly writeBack: WriteBack;
+  /** Topics vbat publishes commands on: what arrives there is a command, never the BMS's data. */
+  private readonly commandTopics: Set<string>;
   private sink?: BatterySink;
   private source?: MessageSource;
   private stopTicks?: () => void;
@@ -126,6 +128,7 @@ export class Battery {
     });
     this.evaluator = new Evaluator(mapping, config.variables);
     this.identity = { instance: config.instance, customName: config.customName };
+    this.commandTopics = new Set(WriteBack.commandPaths(mapping).map((p) => p.command!.topic));
     this.writeBack = new WriteBack({
       mapping,
       log: this.log,
@@ -233,6 +236,12 @@ export class Battery {
     for (const m of batch) {
       const source = this.freshness.sourceOf(m.topic);
       if (!source) continue;
+      if (this.commandTopics.has(m.topic)) {
+        // Our own commands come back through a filter like jk-bms/#: they must neither enter the
+        // document nor keep a silent BMS fresh.
+        this.log.debug(() => `message on ${m.topic} ignored: a command topic of the mapping, not data from the BMS`);
+        continue;
+      }
       if (m.retained && !this.config.retainedIsFresh) {
         this.log.debug(() => `retained message on ${m.topic} ignored: not proof of a live BMS (retainedIsFresh: false)`);
         continue;

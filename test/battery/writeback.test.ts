@@ -204,3 +204,13 @@ test('refusals are log-limited per path and reason: one flood does not hide a di
   assert.equal(r.lines.filter((l) => /refused: 2 is above the maximum/.test(l)).length, 1, 'the repeated refusal once');
   assert.equal(r.lines.filter((l) => /refused: the MQTT broker is not connected/.test(l)).length, 1, 'the other reason still');
 });
+
+test('messages on a command topic (our own commands, through bms/#) are not data and keep nothing fresh', async () => {
+  const { r } = await connected({ timeout: 3 });
+  for (let s = 1; s <= 4; s++) {
+    await r.advanceTo(s * 1000);
+    await r.send({ topic: 'bms/switch/charging/command', payload: 'OFF' });
+  }
+  assert.equal(r.value('/Connected'), 0, 'stale: only commands arrived');
+  assert.ok(r.lines.some((l) => /bms\/switch\/charging\/command ignored: a command topic/.test(l)));
+});
