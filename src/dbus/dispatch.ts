@@ -82,10 +82,13 @@ function leafCall(target: DispatchTarget, item: Item, msg: Message): boolean {
       const code = target.setValue(item, arg.signature, arg.value, msg.sender ?? '');
       if (typeof code === 'number') sender.reply(msg, 'i', (w) => w.int32(code));
       else
-        code.then(
-          (c) => sender.reply(msg, 'i', (w) => w.int32(c)),
-          () => sender.reply(msg, 'i', (w) => w.int32(2)),
-        );
+        code
+          .then(
+            (c) => sender.reply(msg, 'i', (w) => w.int32(c)),
+            () => sender.reply(msg, 'i', (w) => w.int32(2)),
+          )
+          // A reply that cannot be written (the bus went away meanwhile) must not end the process.
+          .catch(() => undefined);
       return true;
     }
     default:
