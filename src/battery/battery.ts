@@ -25,6 +25,7 @@ import { itemDefinitions, serviceDocument, serviceEvaluator, serviceMapping, typ
 import { MessageQueue } from './queue.js';
 import type { IdentityStore } from './settings.js';
 import type { BatterySink, SinkFactory } from './sink.js';
+import { WriteBack, type CommandChannel } from './writeback.js';
 
 export interface Message {
   topic: string;
@@ -33,8 +34,8 @@ export interface Message {
   retained: boolean;
 }
 
-/** Where messages come from (MQTT in production). */
-export interface MessageSource {
+/** Where messages come from (MQTT in production); with `publish`, also where commands go. */
+export interface MessageSource extends Partial<CommandChannel> {
   start(): void;
   stop(): Promise<void>;
 }
@@ -89,6 +90,9 @@ export class Battery {
   private readonly log: Logger;
   private readonly config: BatteryConfig;
   private readonly mapping: CompiledMapping;
+  private readonly writeBack: WriteBack;
+  /** Topics vbat publishes commands on: what arrives there is a command, never the BMS's data. */
+  private readonly commandTopics: Set<string>;
   private sink?: BatterySink;
   private source?: MessageSource;
   private stopTicks?: () => void;
@@ -124,6 +128,20 @@ export class Battery {
     });
     this.evaluator = new Evaluator(mapping, config.variables);
     this.identity = { instance: config.instance, customName: config.customName };
+    this.commandTopics = new Set(WriteBack.commandPaths(mapping).map((p) => p.command!.topic));
+    this.writeBack = new WriteBack({
+      mapping,
+      log: this.log,
+      now: this.now,
+      variables: { ...mapping.variables, ...config.variables },
+      channel: () => (this.source?.publish ? (this.source as CommandChannel) : undefined),
+      refusal: () => (this.diag.connected ? undefined : 'the battery is stale (no fresh data from the BMS)'),
+      document: () => this.documents.document,
+      reported: (path) => {
+        const i = mapping.byPath.get(path)!.index;
+        return { value: this.evaluator.values[i]!, text: this.evaluator.texts[i]! };
+      },
+    });
     this.queue = new MessageQueue<Message>({
       latestOnly: mapping.input.format === 'json' && !mapping.input.merge,
       max: MAX_PENDING,
@@ -153,7 +171,7 @@ export class Battery {
     await this.opts.identityStore?.claim(this.identity);
     this.sink = this.opts.openSink({
       items: () => this.items(),
-      onSetValue: (path, value) => this.onSetValue(path, value),
+      onSetValue: (path, value, sender) => this.onSetValue(path, value, sender),
       onLost: () => void this.serially(async () => this.forget()),
       onRestored: () => undefined,
     });
@@ -161,6 +179,8 @@ export class Battery {
     this.log.info(
       `exported ${this.config.serviceName} (instance ${this.identity.instance}, ${this.mapping.paths.length} data paths from ${this.mapping.file}); waiting for data`,
     );
+    for (const p of WriteBack.commandPaths(this.mapping))
+      this.log.info(`write-back: a SetValue on ${p.path} publishes a command on ${p.command!.topic}`);
     this.stopTicks = (this.opts.every ?? defaultEvery)(TICK_MS, () => void this.tick());
     this.source = this.opts.openSource(
       this.freshness.sources.map((s) => s.topic),
@@ -216,6 +236,12 @@ export class Battery {
     for (const m of batch) {
       const source = this.freshness.sourceOf(m.topic);
       if (!source) continue;
+      if (this.commandTopics.has(m.topic)) {
+        // Our own commands come back through a filter like jk-bms/#: they must neither enter the
+        // document nor keep a silent BMS fresh.
+        this.log.debug(() => `message on ${m.topic} ignored: a command topic of the mapping, not data from the BMS`);
+        continue;
+      }
       if (m.retained && !this.config.retainedIsFresh) {
         this.log.debug(() => `retained message on ${m.topic} ignored: not proof of a live BMS (retainedIsFresh: false)`);
         continue;
@@ -259,7 +285,7 @@ export class Battery {
       this.diag.connected = true;
       this.log.info('data is arriving: battery connected');
     }
-    await this.publish(frameOf(this.mapping, ev, !wasConnected), wasConnected ? 'none' : 'state');
+    await this.publish(this.held(frameOf(this.mapping, ev, !wasConnected)), wasConnected ? 'none' : 'state');
     return true;
   }
 
@@ -289,6 +315,8 @@ export class Battery {
   private async refresh(): Promise<void> {
     const now = this.now();
     if (++this.ticks % SUMMARY_TICKS === 0) this.summarize(now);
+    const unconfirmed = this.writeBack.expire();
+    if (unconfirmed.size) this.sink?.apply(unconfirmed);
     for (const s of this.freshness.expire(now)) {
       this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${s.required ? '' : ' (optional source: its values are dropped)'}`);
     }
@@ -307,7 +335,13 @@ export class Battery {
     const ev = await this.evaluate(now);
     if (ev.missingRequired.length) return this.goStale(`inputs of ${ev.missingRequired.join(', ')} are older than their timeout`);
     this.dirty = false;
-    await this.publish(frameOf(this.mapping, ev), 'tick');
+    await this.publish(this.held(frameOf(this.mapping, ev)), 'tick');
+  }
+
+  /** A mapped frame, minus the paths that show a written value (see WriteBack.hold). */
+  private held(frame: Frame): Frame {
+    this.writeBack.hold(frame);
+    return frame;
   }
 
   private goStale(why: string): Promise<void> {
@@ -320,6 +354,7 @@ export class Battery {
   /** Forget all data: what comes back is built only from messages that arrive afterwards. */
   private forget(): void {
     this.diag.connected = false;
+    this.writeBack.reset();
     this.evaluator.reset();
     this.documents.clear();
     this.freshness.reset();
@@ -387,8 +422,9 @@ export class Battery {
     );
   }
 
-  private onSetValue(path: string, value: PathValue): boolean {
-    this.log.info(`${path} set to ${JSON.stringify(value)} over D-Bus`);
+  private onSetValue(path: string, value: PathValue, sender: string): boolean | Promise<boolean> {
+    if (this.writeBack.handles(path)) return this.writeBack.set(path, value, sender);
+    this.log.info(`${path} set to ${JSON.stringify(value)} over D-Bus by ${sender || 'unknown sender'}`);
     if (path === '/CustomName') {
       this.identity.customName = typeof value === 'string' ? value : '';
       this.opts.identityStore?.storeName(this.identity.customName);

@@ -7,3 +7,4 @@ export { createBatteries } from './create.js';
 export { Freshness } from './freshness.js';
 export type { BatterySink, SinkEvents, SinkFactory } from './sink.js';
 export type { IdentityStore } from './settings.js';
+export { WriteBack, type CommandChannel, type WriteBackOptions } from './writeback.js';

@@ -20,7 +20,8 @@ export interface BatterySink {
 export interface SinkEvents {
   /** The items to export, in their current state (called for every export). */
   items(): Promise<ItemDefinition[]>;
-  onSetValue(path: string, value: PathValue): boolean;
+  /** A remote SetValue from D-Bus client `sender`; false (or a Promise of false) refuses it. */
+  onSetValue(path: string, value: PathValue, sender: string): boolean | Promise<boolean>;
   /** The bus went away: everything on it is gone, the battery starts stale. */
   onLost(): void;
   /** Exported again after a loss. */
@@ -55,7 +56,7 @@ export class DbusSink implements BatterySink {
       busAddress: this.opts.busAddress,
       items: await this.events.items(),
       propertiesChanged: this.opts.propertiesChanged,
-      onSetValue: (path, value) => this.events.onSetValue(path, value),
+      onSetValue: (path, value, sender) => this.events.onSetValue(path, value, sender),
       onError: (err) => this.lost(service, err),
     });
     if (this.closed) {

@@ -5,7 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { FileProblemsError, UsageError, type Problem } from '../errors.js';
 import { DocumentBuilder, topicMatches } from '../input/index.js';
-import { Evaluator, loadMapping, Origin, type CompiledMapping } from '../mapping/index.js';
+import {
+  commandPayload,
+  commandSeconds,
+  commandValueProblem,
+  Evaluator,
+  loadMapping,
+  Origin,
+  type CompiledMapping,
+} from '../mapping/index.js';
+import { coerceValue } from '../dbus/values.js';
 import type { DbusType, PathValue } from '../venus/types.js';
 import { helpText, parseCommand, parseVars, type CommandSpec } from './args.js';
 import { renderCheck } from './table.js';
@@ -16,6 +25,29 @@ export interface CheckOptions {
   /** Topic filter for captures (topic → payload files); default: the mapping's input.topic, else '#'. */
   topic?: string;
   variables?: Record<string, unknown>;
+  /** `--set PATH=VALUE`: SetValues to try on each payload's document (raw text of the value). */
+  sets?: [string, string][];
+}
+
+/** A writable path: with a command, a SetValue publishes to the BMS; without, it stays on D-Bus. */
+export interface WritablePath {
+  path: string;
+  type: DbusType;
+  command?: { topic: string; qos: 0 | 1 | 2; retain: boolean; confirm: number; minInterval: number };
+}
+
+/** What one `--set PATH=VALUE` would do on a fresh battery with the broker connected. */
+export interface CheckedSet {
+  path: string;
+  value: PathValue;
+  /** The SetValue reply: 0 published, 1 read-only or wrong type, 2 refused. */
+  code: 0 | 1 | 2;
+  topic?: string;
+  payload?: string;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+  /** Why nothing would be published (or, with code 0 and no topic, why nothing needs to be). */
+  reason?: string;
 }
 
 export interface CheckedPath {
@@ -39,11 +71,15 @@ export interface CheckedPayload {
   ignored: number;
   missingRequired: string[];
   paths: CheckedPath[];
+  /** The `--set` SetValues against this payload's document. */
+  sets: CheckedSet[];
 }
 
 export interface CheckResult {
   mapping: { file: string; name: string; paths: number };
   problems: Problem[];
+  /** Paths that accept SetValue (write-back is off for every path without a command). */
+  writable: WritablePath[];
   payloads: CheckedPayload[];
   ok: boolean;
 }
@@ -62,16 +98,80 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
     mapping = loadMapping(opts.mapping);
   } catch (err) {
     if (!(err instanceof FileProblemsError)) throw err;
-    return { mapping: { file: opts.mapping, name: '', paths: 0 }, problems: err.problems, payloads: [], ok: false };
+    return { mapping: { file: opts.mapping, name: '', paths: 0 }, problems: err.problems, writable: [], payloads: [], ok: false };
   }
   const payloads: CheckedPayload[] = [];
   for (const file of opts.payloads) payloads.push(await checkPayload(mapping, file, opts));
-  const ok = payloads.every((p) => !p.error && p.missingRequired.length === 0);
-  return { mapping: { file: mapping.file, name: mapping.name, paths: mapping.paths.length }, problems: [], payloads, ok };
+  // `--set` without a payload: the commands are built on an empty document.
+  if (opts.payloads.length === 0 && opts.sets?.length)
+    payloads.push({
+      file: '(no payload: empty document)',
+      refused: [],
+      ignored: 0,
+      missingRequired: [],
+      paths: [],
+      sets: await checkSets(mapping, {}, opts),
+    });
+  const ok = payloads.every((p) => !p.error && p.missingRequired.length === 0 && p.sets.every((s) => s.code === 0));
+  const variables = { ...mapping.variables, ...opts.variables };
+  const writable = mapping.paths
+    .filter((p) => p.writable)
+    .map((p) => ({
+      path: p.path,
+      type: p.type,
+      ...(p.command
+        ? {
+            command: {
+              topic: p.command.topic,
+              qos: p.command.qos,
+              retain: p.command.retain,
+              confirm: commandSeconds(p.command.confirm, variables, 10),
+              minInterval: commandSeconds(p.command.minInterval, variables, 2),
+            },
+          }
+        : {}),
+    }));
+  return { mapping: { file: mapping.file, name: mapping.name, paths: mapping.paths.length }, problems: [], writable, payloads, ok };
+}
+
+/** Each `--set`, as `vbat run` would answer it (battery fresh, broker connected, no rate limit hit). */
+async function checkSets(mapping: CompiledMapping, doc: unknown, opts: CheckOptions, values?: PathValue[]): Promise<CheckedSet[]> {
+  const out: CheckedSet[] = [];
+  for (const [path, raw] of opts.sets ?? []) {
+    const p = mapping.byPath.get(path);
+    if (!p || !p.writable) {
+      out.push({ path, value: null, code: 1, reason: p ? 'read-only path (no command in the mapping)' : 'not a path of this mapping' });
+      continue;
+    }
+    // As a D-Bus client would send it: a number for numeric paths, the text for `s` paths.
+    const value = coerceValue(p.type === 's' ? raw : raw.trim() === '' ? NaN : Number(raw), p.type);
+    if (value === null) {
+      out.push({ path, value: null, code: 1, reason: `${JSON.stringify(raw)} does not fit D-Bus type ${p.type}` });
+      continue;
+    }
+    if (!p.command) {
+      out.push({ path, value, code: 0, reason: 'writable without a command: the value stays on D-Bus, nothing is published' });
+      continue;
+    }
+    const invalid = commandValueProblem(p, value);
+    if (invalid) {
+      out.push({ path, value, code: 2, reason: invalid });
+      continue;
+    }
+    const readPath = (q: string) => {
+      const i = mapping.byPath.get(q)?.index;
+      return i === undefined || values?.[i] === null ? undefined : values?.[i];
+    };
+    const built = await commandPayload(p.command, value, doc, { ...mapping.variables, ...opts.variables }, readPath);
+    const { topic, qos, retain } = p.command;
+    if ('problem' in built) out.push({ path, value, code: 2, reason: built.problem });
+    else out.push({ path, value, code: 0, topic, payload: built.payload, qos, retain });
+  }
+  return out;
 }
 
 async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckOptions): Promise<CheckedPayload> {
-  const result: CheckedPayload = { file, refused: [], ignored: 0, missingRequired: [], paths: [] };
+  const result: CheckedPayload = { file, refused: [], ignored: 0, missingRequired: [], paths: [], sets: [] };
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -108,6 +208,7 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
       ...(problem ? { warning: problem } : {}),
     };
   });
+  result.sets = await checkSets(mapping, doc, opts, ev.values);
   return result;
 }
 
@@ -135,11 +236,15 @@ function syntheticTopic(filter: string): string {
 
 export const CHECK_COMMAND = {
   name: 'check',
-  usage: ['check MAPPING PAYLOAD... [--json] [--topic FILTER] [--var NAME=VALUE]...'],
+  usage: [
+    'check MAPPING PAYLOAD... [--json] [--topic FILTER] [--var NAME=VALUE]... [--set PATH=VALUE]...',
+    'check MAPPING --set PATH=VALUE...',
+  ],
   summary: 'Validate a mapping and show what it would put on D-Bus for each payload file (offline).',
   description: [
     'Validates a mapping file and shows, for each payload file, what vbat would put on D-Bus: every path with its value, D-Bus type and text as Venus OS sees them, marked derived, default, WARNING or invalid where that applies, and whether vbat would accept the message at all. Offline: needs no broker and no bus.',
     'Mistakes in the mapping are reported as FILE:LINE: reason, every one of them.',
+    'It also lists the writable paths: those with a command publish it to the BMS on a SetValue (write-back), the others keep a written value on D-Bus only. --set PATH=VALUE shows what a SetValue would publish (topic, payload, QoS) on each payload, or why vbat would refuse it.',
   ],
   args: [
     ['MAPPING', 'the mapping file (YAML), e.g. mappings/default.yaml'],
@@ -161,10 +266,16 @@ export const CHECK_COMMAND = {
       multiple: true,
       help: 'set a mapping variable, overriding its default; repeat for several. Numbers and true/false are typed, anything else is a string.',
     },
+    set: {
+      type: 'string',
+      arg: 'PATH=VALUE',
+      multiple: true,
+      help: 'show what a SetValue of VALUE on PATH would publish to the BMS (as if the battery were fresh and the broker connected), or why it would be refused; repeat for several. Without PAYLOAD files the command is built on an empty document.',
+    },
   },
   notes: [
-    'Exit status: 0 when the mapping is valid and every payload would be accepted; 1 when the mapping has errors, or a payload file cannot be read or lacks a required input; 2 on a usage error.',
-    "Examples:\n  vbat check mappings/default.yaml payload.json --var ttgSoc=20\n  vbat check my-bms.yaml capture.json --topic 'my-bms/#' --var cells=16",
+    'Exit status: 0 when the mapping is valid, every payload would be accepted and every --set would be published (or kept on D-Bus); 1 when the mapping has errors, a payload file cannot be read or lacks a required input, or a --set would be refused; 2 on a usage error.',
+    "Examples:\n  vbat check mappings/default.yaml payload.json --var ttgSoc=20\n  vbat check my-bms.yaml capture.json --topic 'my-bms/#' --var cells=16\n  vbat check mappings/esphome-jk-bms.yaml --set /Io/AllowToCharge=0",
   ],
 } satisfies CommandSpec;
 
@@ -176,11 +287,20 @@ export async function checkCommand(args: string[], out: { write(s: string): unkn
     return 0;
   }
   const [mapping, ...payloads] = positionals;
-  if (!mapping || payloads.length === 0)
+  const sets = parseSets(values.set);
+  if (!mapping || (payloads.length === 0 && sets.length === 0))
     throw new UsageError(
       mapping ? 'no PAYLOAD file given (vbat check MAPPING PAYLOAD...)' : 'needs a MAPPING file and at least one PAYLOAD file',
     );
-  const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var) });
+  const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var), sets });
   out.write((values.json ? JSON.stringify(result, null, 2) : renderCheck(result)) + '\n');
   return result.ok && result.problems.length === 0 ? 0 : 1;
+}
+
+function parseSets(list: string[] | undefined): [string, string][] {
+  return (list ?? []).map((item) => {
+    const eq = item.indexOf('=');
+    if (eq <= 0 || !item.startsWith('/')) throw new UsageError(`--set expects PATH=VALUE (like /Io/AllowToCharge=0), got "${item}"`);
+    return [item.slice(0, eq), item.slice(eq + 1)];
+  });
 }

@@ -1,6 +1,6 @@
 /** Plain-text rendering of a check result: one row per path, readable at a glance. */
 import { formatProblem } from '../errors.js';
-import type { CheckedPath, CheckResult } from './check.js';
+import type { CheckedPath, CheckedSet, CheckResult, WritablePath } from './check.js';
 
 function marks(p: CheckedPath): string {
   const m: string[] = [];
@@ -26,8 +26,13 @@ export function renderCheck(r: CheckResult): string {
     return out.join('\n');
   }
   out.push(`mapping ${r.mapping.file} (${r.mapping.name}): ${r.mapping.paths} paths, OK`);
+  out.push(...writableLines(r.writable));
   for (const payload of r.payloads) {
     out.push('', `== ${payload.file}`);
+    if (payload.paths.length === 0 && !payload.error) {
+      out.push(...payload.sets.map(setLine));
+      continue;
+    }
     if (payload.ignored) out.push(`  (${payload.ignored} messages on topics outside the filter ignored)`);
     for (const ref of payload.refused) out.push(`  refused message on ${ref.topic}: ${ref.reason}`);
     if (payload.error) {
@@ -55,6 +60,26 @@ export function renderCheck(r: CheckResult): string {
     if (payload.missingRequired.length) {
       out.push(`REJECTED: required input missing or invalid for ${payload.missingRequired.join(', ')} — vbat would drop this message`);
     }
+    out.push(...payload.sets.map(setLine));
   }
   return out.join('\n');
+}
+
+function writableLines(writable: WritablePath[]): string[] {
+  if (writable.length === 0) return ['writable paths: none (no path declares a command: SetValue on a data path returns 1)'];
+  return [
+    'writable paths (SetValue):',
+    ...writable.map((w) =>
+      w.command
+        ? `  ${w.path} (${w.type}) → publishes on ${w.command.topic} (QoS ${w.command.qos}${w.command.retain ? ', retained' : ''}; confirmed within ${w.command.confirm} s or set back; at most one command per ${w.command.minInterval} s)`
+        : `  ${w.path} (${w.type}) → kept on D-Bus only, nothing is published`,
+    ),
+  ];
+}
+
+function setLine(s: CheckedSet): string {
+  const what = `SetValue ${s.path} = ${s.value === null ? '?' : JSON.stringify(s.value)}`;
+  if (s.code !== 0) return `  ${what} → returns ${s.code}, publishes nothing: ${s.reason}`;
+  if (s.topic === undefined) return `  ${what} → returns 0: ${s.reason}`;
+  return `  ${what} → publishes ${JSON.stringify(s.payload)} on ${s.topic} (QoS ${s.qos}${s.retain ? ', retained' : ''}), returns 0`;
 }

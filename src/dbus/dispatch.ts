@@ -25,8 +25,8 @@ export interface DispatchTarget {
   readonly sender: MessageSender;
   /** The cached GetItems dict entry of an item. */
   entryOf(item: Item): Buffer;
-  /** Apply a remote SetValue; returns the velib result code (0, 1, 2). */
-  setValue(item: Item, signature: string, value: unknown): number;
+  /** Apply a remote SetValue from `sender`; returns (or resolves to) the velib result code (0, 1, 2). */
+  setValue(item: Item, signature: string, value: unknown, sender: string): number | Promise<number>;
 }
 
 /** Build the handler for bus.addMethodHandler; returns true when the call was ours. */
@@ -79,8 +79,16 @@ function leafCall(target: DispatchTarget, item: Item, msg: Message): boolean {
         sender.error(msg, INVALID_ARGS, 'SetValue takes one variant (v)');
         return true;
       }
-      const code = target.setValue(item, arg.signature, arg.value);
-      sender.reply(msg, 'i', (w) => w.int32(code));
+      const code = target.setValue(item, arg.signature, arg.value, msg.sender ?? '');
+      if (typeof code === 'number') sender.reply(msg, 'i', (w) => w.int32(code));
+      else
+        code
+          .then(
+            (c) => sender.reply(msg, 'i', (w) => w.int32(c)),
+            () => sender.reply(msg, 'i', (w) => w.int32(2)),
+          )
+          // A reply that cannot be written (the bus went away meanwhile) must not end the process.
+          .catch(() => undefined);
       return true;
     }
     default:

@@ -151,17 +151,27 @@ class Service implements BusItemService, DispatchTarget {
     return (item.entry ??= encodeItemEntry(this.scratch, item.path, item));
   }
 
-  setValue(item: Item, signature: string, raw: unknown): number {
+  setValue(item: Item, signature: string, raw: unknown, sender: string): number | Promise<number> {
     if (!item.writable) return 1;
     const accepted = valueFromSetValue(signature, raw, item.type);
     if (!accepted) return 1;
     const value = accepted.value;
     if (value === item.value) return 0;
+    let verdict: ReturnType<NonNullable<ServiceOptions['onSetValue']>>;
     try {
-      if (this.opts.onSetValue?.(item.path, value) === false) return 2;
+      verdict = this.opts.onSetValue?.(item.path, value, sender);
     } catch {
       return 2;
     }
+    if (verdict instanceof Promise)
+      return verdict.then(
+        (v) => (v === false ? 2 : this.store(item, value)),
+        () => 2,
+      );
+    return verdict === false ? 2 : this.store(item, value);
+  }
+
+  private store(item: Item, value: PathValue): number {
     item.value = value;
     item.text = value === null ? INVALID_TEXT : sanitizeText(formatSafe(item, value));
     item.entry = null;

@@ -40,10 +40,11 @@ export interface ServiceOptions {
   /**
    * Called for a remote SetValue on a writable path whose value fits the path's type and differs
    * from the current one. Return false to refuse (reply 2); anything else stores the value,
-   * signals it and replies 0. A throw counts as a refusal. Called synchronously: a returned
-   * Promise is not awaited (and counts as acceptance).
+   * signals it and replies 0. A throw counts as a refusal. `sender` is the caller's unique bus
+   * name (':1.42'). A returned Promise is awaited before the reply (a command sent to a BMS is
+   * accepted only once it is on its way); it resolving to false, or rejecting, is a refusal.
    */
-  onSetValue?: (path: string, value: PathValue) => boolean | void;
+  onSetValue?: (path: string, value: PathValue, sender: string) => boolean | void | Promise<boolean | void>;
   /**
    * Called once when the bus connection fails or closes after start-up without close() being
    * called (e.g. dbus-daemon restarted). The service is dead afterwards; the caller should close()

@@ -15,7 +15,7 @@ import { budgetOptions, installBudget, regexProblems } from './budget.js';
 import { compileFast, type FastFn } from './fast.js';
 import { HELPERS } from './helpers.js';
 import { makeStrict, PRESENT, singleValueReads } from './strict.js';
-import type { Expressions, InputSpec, MappingFile } from './model.js';
+import type { Expressions, InputSpec, MappingFile, PathEntry } from './model.js';
 import { validateMappingShape } from './validate.js';
 
 /**
@@ -66,11 +66,27 @@ export interface CompiledPath {
   textFormat?: string;
   min?: number;
   max?: number;
+  /** Accepts SetValue: declared `writable`, or it has a command. */
   writable: boolean;
+  /** Write-back to the BMS, when the mapping declares one for this path. */
+  command?: CompiledCommand;
   /** Seconds between recomputations of a derived value: a number or the name of a variable. */
   interval?: number | string;
   description?: string;
   line?: number;
+}
+
+export interface CompiledCommand {
+  topic: string;
+  payload: CompiledExpr;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  /** Seconds to wait for the BMS to report the written value: a number or a variable's name. */
+  confirm: number | string;
+  /** Seconds between two commands to the path: a number or a variable's name. */
+  minInterval: number | string;
+  /** The path reads the BMS's state (value/fallback expressions), so a command can be confirmed. */
+  confirmable: boolean;
 }
 
 export interface CompiledMapping {
@@ -162,9 +178,13 @@ function compilePath(
     if (!entry.interval.startsWith('$') || !(name in variables))
       problem(`interval "${entry.interval}" must be a number or $variable of this mapping`, ['interval']);
   } else if (entry.interval !== undefined && entry.interval < 0) problem('interval must not be negative', ['interval']);
-  if (entry.value === undefined && entry.fallback === undefined && entry.default === undefined) {
+  // A command-only path (no state to read) shows what was written; everything else needs a source.
+  if (entry.value === undefined && entry.fallback === undefined && entry.default === undefined && !entry.command) {
     problem('needs at least one of value, fallback or default');
   }
+  if (entry.command && entry.writable === false) problem('a path with a command is writable: drop `writable: false`', ['writable']);
+  if (entry.command && entry.type === 's' && (entry.min !== undefined || entry.max !== undefined))
+    problem('min/max do not apply to a string path', ['min']);
   return {
     index,
     path,
@@ -176,10 +196,54 @@ function compilePath(
     textFormat: entry.text,
     min: entry.min,
     max: entry.max,
-    writable: entry.writable ?? false,
+    writable: entry.writable === true || entry.command !== undefined,
+    command: entry.command && compileCommand(entry, key, path, doc, variables, problems),
     interval: typeof entry.interval === 'string' ? entry.interval.replace(/^\$/, '') : entry.interval,
     description: entry.description,
     line,
+  };
+}
+
+function compileCommand(
+  entry: PathEntry,
+  key: string,
+  path: string,
+  doc: YamlDocument,
+  variables: Record<string, unknown>,
+  problems: Problem[],
+): CompiledCommand | undefined {
+  const c = entry.command!;
+  const seconds = (field: 'confirm' | 'minInterval', fallback: number): number | string => {
+    const v = c[field];
+    if (typeof v !== 'string') return v ?? fallback;
+    const name = v.slice(1);
+    const value = variables[name];
+    if (!(name in variables))
+      problems.push({
+        file: doc.file,
+        line: lineOf(doc, ['paths', key, 'command', field]),
+        where: path,
+        reason: `${field} "${v}" is not a variable of this mapping`,
+      });
+    else if (typeof value !== 'number' || !(value >= 0))
+      problems.push({
+        file: doc.file,
+        line: lineOf(doc, ['paths', key, 'command', field]),
+        where: path,
+        reason: `${field}: variable ${v} must default to a number of seconds`,
+      });
+    return name;
+  };
+  const [payload] = compileExprs(c.payload, 'command', key, path, doc, problems, ['command', 'payload']);
+  if (!payload) return undefined;
+  return {
+    topic: c.topic,
+    payload,
+    qos: c.qos ?? 1,
+    retain: c.retain ?? false,
+    confirm: seconds('confirm', 10),
+    minInterval: seconds('minInterval', 2),
+    confirmable: entry.value !== undefined || entry.fallback !== undefined,
   };
 }
 
@@ -190,13 +254,14 @@ function compileExprs(
   path: string,
   doc: YamlDocument,
   problems: Problem[],
+  at: (string | number)[] = [field],
 ): CompiledExpr[] {
   if (e === undefined) return [];
   const list = Array.isArray(e) ? e : [e];
   const out: CompiledExpr[] = [];
   list.forEach((src, i) => {
     const source = typeof src === 'number' ? String(src) : src;
-    const line = lineOf(doc, Array.isArray(e) ? ['paths', key, field, i] : ['paths', key, field]);
+    const line = lineOf(doc, Array.isArray(e) ? ['paths', key, ...at, i] : ['paths', key, ...at]);
     try {
       const parsed = jsonata(source);
       const ast = parsed.ast();

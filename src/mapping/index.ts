@@ -8,10 +8,18 @@ import type { Frame } from '../venus/types.js';
 import { compileMapping, type CompiledMapping } from './compile.js';
 import type { Evaluation } from './evaluate.js';
 
-export { compileMapping, pathReferences, type CompiledMapping, type CompiledPath, type CompiledExpr } from './compile.js';
+export {
+  compileMapping,
+  pathReferences,
+  type CompiledMapping,
+  type CompiledPath,
+  type CompiledExpr,
+  type CompiledCommand,
+} from './compile.js';
+export { commandPayload, commandSeconds, commandValueProblem, type CommandPayload } from './command.js';
 export { Evaluator, Origin, type Evaluation } from './evaluate.js';
 export { HELPERS } from './helpers.js';
-export type { InputSpec, MappingFile, PathEntry } from './model.js';
+export type { CommandEntry, InputSpec, MappingFile, PathEntry } from './model.js';
 
 /** Load and compile a mapping file; throws FileProblemsError with file:line reasons. */
 export function loadMapping(file: string): CompiledMapping {

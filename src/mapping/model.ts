@@ -15,9 +15,22 @@ export interface PathEntry {
   min?: number;
   max?: number;
   writable?: boolean;
+  command?: CommandEntry;
   interval?: number | string;
   range?: number[];
   description?: string;
+}
+
+/** Write-back: what a SetValue on the path publishes to the BMS (see the schema). */
+export interface CommandEntry {
+  topic: string;
+  payload: string;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+  /** Seconds, or `$variable`. */
+  confirm?: number | string;
+  /** Seconds, or `$variable`. */
+  minInterval?: number | string;
 }
 
 export interface MappingFile {

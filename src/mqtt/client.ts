@@ -167,6 +167,16 @@ export class MqttSource {
       );
   }
 
+  /**
+   * Publish a command to the BMS (write-back). Refused while disconnected: mqtt.js would queue it
+   * and deliver it whenever the broker is back, long after anyone could tell it was meant.
+   */
+  async publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
+    const client = this.client;
+    if (!client || !this.connected) throw new Error('the MQTT broker is not connected');
+    await client.publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain });
+  }
+
   async stop(): Promise<void> {
     const client = this.client;
     if (!client) return;

@@ -7,7 +7,19 @@ import { Battery, type BatterySink, type Message, type SinkEvents } from '../../
 import type { Signalling } from '../../src/dbus/index.js';
 import { Logger } from '../../src/log.js';
 import { defaultMappingFile, loadMapping, parseMapping, type CompiledMapping } from '../../src/mapping/index.js';
-import type { Frame, ItemState } from '../../src/venus/types.js';
+import type { Frame, ItemState, PathValue } from '../../src/venus/types.js';
+
+/** The MQTT side of write-back: records what was published; the test connects and breaks it. */
+export class FakeChannel {
+  isConnected = true;
+  /** When set, publish rejects with this (a broker that does not take the message). */
+  failWith?: string;
+  readonly published: { topic: string; payload: string; qos: number; retain: boolean }[] = [];
+  async publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
+    if (this.failWith) throw new Error(this.failWith);
+    this.published.push({ topic, payload, ...opts });
+  }
+}
 
 export class FakeSink implements BatterySink {
   readonly state = new Map<string, ItemState>();
@@ -54,6 +66,11 @@ export interface Rig {
   /** Move the clock to `ms` in 1 s ticks, as the real timer would. */
   advanceTo(ms: number): Promise<void>;
   value(path: string): unknown;
+  /**
+   * A remote SetValue as the D-Bus service hands it on (type already checked): true when accepted,
+   * and then the value is stored as the service stores it.
+   */
+  setValue(path: string, value: PathValue, sender?: string): Promise<boolean>;
 }
 
 export interface RigOptions {
@@ -62,6 +79,8 @@ export interface RigOptions {
   timeout?: number;
   retainedIsFresh?: boolean;
   topic?: string;
+  /** Where commands go; without one the source cannot publish. */
+  channel?: FakeChannel;
 }
 
 export async function rig(opts: RigOptions = {}): Promise<Rig> {
@@ -97,7 +116,16 @@ export async function rig(opts: RigOptions = {}): Promise<Rig> {
     every: () => () => undefined,
     openSource: (_topics, deliver) => {
       onMessage = deliver;
-      return { start: () => undefined, stop: async () => undefined };
+      const ch = opts.channel;
+      if (!ch) return { start: () => undefined, stop: async () => undefined };
+      return {
+        start: () => undefined,
+        stop: async () => undefined,
+        get isConnected() {
+          return ch.isConnected;
+        },
+        publish: (topic: string, payload: string, o: { qos: 0 | 1 | 2; retain: boolean }) => ch.publish(topic, payload, o),
+      };
     },
     openSink: (events) => {
       sink.events = events;
@@ -120,6 +148,11 @@ export async function rig(opts: RigOptions = {}): Promise<Rig> {
     r.t = ms;
   };
   r.value = (path) => sink.value(path);
+  r.setValue = async (path, value, sender = ':1.99') => {
+    const ok = await sink.events!.onSetValue(path, value, sender);
+    if (ok) sink.state.set(path, { value, text: value === null ? '---' : String(value) });
+    return ok;
+  };
   await battery.start();
   return r;
 }

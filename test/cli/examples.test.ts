@@ -77,3 +77,64 @@ test('the default mapping also reads serialbattery JsonData (the seed handles th
   assert.equal(get('/Dc/0/Voltage').value, 54.66);
   assert.equal(get('/Info/MaxDischargeCurrent').value, 60);
 });
+
+test('ESPHome JK-BMS: check lists the switch paths as writable and --set shows the ESPHome command', async () => {
+  const capture = fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json');
+  const { out } = await checkJson('esphome-jk-bms.yaml', capture, [
+    '--set',
+    '/Io/AllowToCharge=0',
+    '--set',
+    '/Settings/ForceDischargingOff=1',
+    '--set',
+    '/Io/AllowToBalance=1',
+  ]);
+  const writable = out.writable as { path: string; command?: { topic: string; qos: number; retain: boolean } }[];
+  assert.deepEqual(
+    writable.map((w) => `${w.path} ${w.command?.topic}`),
+    [
+      '/Io/AllowToCharge jk-bms/switch/charging/command',
+      '/Io/AllowToDischarge jk-bms/switch/discharging/command',
+      '/Io/AllowToBalance jk-bms/switch/balancer/command',
+      '/Settings/ForceChargingOff jk-bms/switch/charging/command',
+      '/Settings/ForceDischargingOff jk-bms/switch/discharging/command',
+      '/Settings/TurnBalancingOff jk-bms/switch/balancer/command',
+    ],
+  );
+  assert.deepEqual(out.payloads[0].sets, [
+    { path: '/Io/AllowToCharge', value: 0, code: 0, topic: 'jk-bms/switch/charging/command', payload: 'OFF', qos: 1, retain: false },
+    {
+      path: '/Settings/ForceDischargingOff',
+      value: 1,
+      code: 0,
+      topic: 'jk-bms/switch/discharging/command',
+      payload: 'OFF',
+      qos: 1,
+      retain: false,
+    },
+    { path: '/Io/AllowToBalance', value: 1, code: 0, topic: 'jk-bms/switch/balancer/command', payload: 'ON', qos: 1, retain: false },
+  ]);
+});
+
+test('check --set without a payload: refusals carry the reply code and make the exit code 1', async () => {
+  const r = await runCli([
+    'check',
+    mappingFile('esphome-jk-bms.yaml'),
+    '--set',
+    '/Io/AllowToCharge=1',
+    '--set',
+    '/Io/AllowToCharge=2',
+    '--set',
+    '/Io/AllowToCharge=on',
+    '--set',
+    '/Soc=5',
+  ]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /SetValue \/Io\/AllowToCharge = 1 → publishes "ON" on jk-bms\/switch\/charging\/command \(QoS 1\), returns 0/);
+  assert.match(r.stdout, /SetValue \/Io\/AllowToCharge = 2 → returns 2, publishes nothing: 2 is above the maximum 1/);
+  assert.match(r.stdout, /SetValue \/Io\/AllowToCharge = \? → returns 1, publishes nothing: "on" does not fit D-Bus type i/);
+  assert.match(r.stdout, /SetValue \/Soc = \? → returns 1, publishes nothing: read-only path/);
+  const none = await runCli(['check', mappingFile('default.yaml'), '--set', '/Soc=5']);
+  assert.match(none.stdout, /writable paths: none/);
+  const usage = await runCli(['check', mappingFile('default.yaml'), '--set', 'Soc']);
+  assert.equal(usage.code, 2);
+});

@@ -12,7 +12,8 @@ let client: Client;
 let svc: BusItemService;
 const NAME = uniqueServiceName('set');
 const calls: [string, PathValue][] = [];
-let verdict: (path: string, value: PathValue) => boolean | void = () => undefined;
+const senders: string[] = [];
+let verdict: (path: string, value: PathValue) => boolean | void | Promise<boolean | void> = () => undefined;
 
 before(async () => {
   daemon = await startDbusDaemon();
@@ -22,8 +23,9 @@ before(async () => {
     serviceName: NAME,
     busAddress: daemon.address,
     items: batteryItems(),
-    onSetValue: (path, value) => {
+    onSetValue: (path, value, sender) => {
       calls.push([path, value]);
+      senders.push(sender);
       return verdict(path, value);
     },
   });
@@ -37,6 +39,7 @@ after(async () => {
 
 beforeEach(() => {
   calls.length = 0;
+  senders.length = 0;
   verdict = () => undefined;
 });
 
@@ -112,6 +115,23 @@ describe('SetValue', () => {
     assert.equal(await setValue('/Mode', new Variant('i', 9)), 2);
     assert.equal(svc.get('/Mode')!.value, 3);
     assert.equal(calls.length, 2);
+  });
+
+  it("passes the caller's unique bus name, and waits for an asynchronous verdict before replying", async () => {
+    let release!: (v: boolean) => void;
+    verdict = () => new Promise<boolean>((r) => (release = r));
+    const reply = setValue('/Mode', new Variant('i', 7));
+    await waitFor(() => calls.length === 1, 'onSetValue');
+    assert.deepEqual(senders, [client.name]);
+    assert.notEqual(svc.get('/Mode')!.value, 7, 'not stored before the verdict');
+    release(true);
+    assert.equal(await reply, 0);
+    assert.equal(svc.get('/Mode')!.value, 7);
+    verdict = async () => false;
+    assert.equal(await setValue('/Mode', new Variant('i', 8)), 2);
+    verdict = () => Promise.reject(new Error('broker gone'));
+    assert.equal(await setValue('/Mode', new Variant('i', 8)), 2);
+    assert.equal(svc.get('/Mode')!.value, 7);
   });
 
   it('invalidates with an empty array (any element type)', async () => {

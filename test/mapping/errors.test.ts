@@ -161,3 +161,63 @@ test('an interval must be a number or a declared variable', () => {
   const p = problems(['paths:', '  /TimeToGo:', '    type: d', '    fallback: 1', '    interval: $nope', ''].join('\n'));
   assert.match(p[0]!, /^broken\.yaml:5: \/TimeToGo: interval "\$nope" must be a number or \$variable/);
 });
+
+test('a broken command is refused with its line: wildcard topic, bad payload expression, writable: false, unknown key', () => {
+  const p = problems(
+    [
+      'paths:',
+      '  /Io/AllowToCharge:',
+      '    type: i',
+      '    value: x',
+      '    command:',
+      '      topic: bms/#',
+      '      payload: "$value = 1 ?"',
+      '  /Io/AllowToDischarge:',
+      '    type: i',
+      '    value: y',
+      '    writable: false',
+      '    command: {topic: bms/d, payload: "$value"}',
+      '  /Io/AllowToBalance:',
+      '    type: i',
+      '    value: z',
+      '    command: {topic: bms/b, payload: "$value", qos: 3, confirm: 0, repeat: 2}',
+    ].join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^broken\.yaml:6: .*topic: must match pattern/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /broken\.yaml:16: .*qos: must be one of 0, 1, 2/.test(x)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /broken\.yaml:16: .*unknown key "repeat"/.test(x)),
+    p.join('\n'),
+  );
+  // Shape errors stop compilation; the expression and writable problems come once the shape is right.
+  const q = problems(
+    [
+      'paths:',
+      '  /Io/AllowToCharge:',
+      '    type: i',
+      '    value: x',
+      '    command:',
+      '      topic: bms/c',
+      '      payload: "$value = 1 ?"',
+      '  /Io/AllowToDischarge:',
+      '    type: i',
+      '    value: y',
+      '    writable: false',
+      '    command: {topic: bms/d, payload: "$value"}',
+    ].join('\n'),
+  );
+  assert.ok(
+    q.some((x) => /^broken\.yaml:7: \/Io\/AllowToCharge command: JSONata error/.test(x)),
+    q.join('\n'),
+  );
+  assert.ok(
+    q.some((x) => /^broken\.yaml:11: .*a path with a command is writable/.test(x)),
+    q.join('\n'),
+  );
+});

@@ -22,3 +22,25 @@ for (const f of files) {
     assert.ok(m.required.length > 0, 'a mapping names its required inputs');
   });
 }
+
+test('write-back: only the JK mapping sends commands, each to an ESPHome switch command topic, never retained', () => {
+  for (const f of files) {
+    const m = loadMapping(join(dir, f));
+    const commands = m.paths.filter((p) => p.command);
+    if (f !== 'esphome-jk-bms.yaml') {
+      assert.deepEqual(
+        commands.map((p) => p.path),
+        [],
+        `${f}: write-back stays off unless declared`,
+      );
+      continue;
+    }
+    assert.equal(commands.length, 6);
+    for (const p of commands) {
+      assert.match(p.command!.topic, /^jk-bms\/switch\/(charging|discharging|balancer)\/command$/, p.path);
+      assert.equal(p.command!.retain, false, p.path);
+      assert.equal(p.command!.confirmable, true, `${p.path} reads the switch state it is confirmed with`);
+      assert.deepEqual([p.min, p.max], [0, 1], p.path);
+    }
+  }
+});
