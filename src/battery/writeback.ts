@@ -25,8 +25,11 @@ import type { Frame, ItemState, PathValue } from '../venus/types.js';
 export interface CommandChannel {
   /** Whether the broker connection is up right now. */
   readonly isConnected: boolean;
-  /** Resolves once the broker has the message (PUBACK for QoS 1). */
-  publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void>;
+  /**
+   * Resolves once the broker has the message (PUBACK for QoS 1). Rejects when it cannot, or not
+   * within `withinMs`; a rejected message is never sent later.
+   */
+  publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean; withinMs?: number }): Promise<void>;
 }
 
 export interface WriteBackOptions {
@@ -123,11 +126,9 @@ export class WriteBack {
     const previous = this.pending.get(path);
     const confirmMs = commandSeconds(command.confirm, this.opts.variables, 10) * 1000;
     if (command.confirmable) this.pending.set(path, { value, sentAt: now, confirmMs });
+    const withinMs = this.opts.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     try {
-      await withTimeout(
-        channel.publish(command.topic, built.payload, { qos: command.qos, retain: command.retain }),
-        this.opts.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
-      );
+      await withTimeout(channel.publish(command.topic, built.payload, { qos: command.qos, retain: command.retain, withinMs }), withinMs);
     } catch (err) {
       if (previous) this.pending.set(path, previous);
       else this.pending.delete(path);

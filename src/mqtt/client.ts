@@ -169,12 +169,33 @@ export class MqttSource {
 
   /**
    * Publish a command to the BMS (write-back). Refused while disconnected: mqtt.js would queue it
-   * and deliver it whenever the broker is back, long after anyone could tell it was meant.
+   * and deliver it whenever the broker is back, long after anyone could tell it was meant. For the
+   * same reason a QoS 1/2 command the broker has not confirmed within `withinMs`, or when the
+   * connection drops, is taken out of mqtt.js's store (it would resend it after reconnecting) and
+   * the promise rejects: a refused command is never delivered later.
    */
-  async publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
+  publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean; withinMs?: number }): Promise<void> {
     const client = this.client;
-    if (!client || !this.connected) throw new Error('the MQTT broker is not connected');
-    await client.publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain });
+    if (!client || !this.connected) return Promise.reject(new Error('the MQTT broker is not connected'));
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        client.removeListener('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => done(err ?? undefined));
+      const id = opts.qos > 0 ? client.getLastMessageId() : undefined;
+      const withdraw = (why: string) => {
+        done(new Error(why));
+        if (id !== undefined) client.removeOutgoingMessage(id); // its callback's error comes after: ignored
+      };
+      const onClose = () => withdraw('the connection to the broker dropped before it confirmed the command');
+      client.once('close', onClose);
+      if (opts.withinMs !== undefined)
+        timer = setTimeout(() => withdraw(`the broker did not confirm it within ${opts.withinMs} ms`), opts.withinMs);
+    });
   }
 
   async stop(): Promise<void> {

@@ -148,6 +148,26 @@ describe('write-back end to end (ESPHome JK-BMS mapping)', { concurrency: false 
     assert.equal((await w.item(SVC, '/Io/AllowToCharge')).value, 1);
   });
 
+  test('a command the broker does not confirm in time is refused and withdrawn: not resent after a reconnect', async () => {
+    await feed();
+    await w.until(SVC, (i) => i['/Connected']!.value === 1 && i['/Io/AllowToCharge']!.value === 1, 'connected, charging on');
+    await sleep(300); // past switchInterval
+    w.broker.pause();
+    const t = Date.now();
+    assert.equal(await gdbusSet('/Io/AllowToCharge', '<0>'), '(2,)', 'refused when the broker does not confirm');
+    assert.ok(Date.now() - t >= 2500, 'after the publish timeout');
+    await d.waitLog(/command \/Io\/AllowToCharge = 0 to jk-bms\/switch\/charging\/command failed: the broker did not/);
+    // The broker dies with the command unconfirmed; mqtt.js would resend it to the next one.
+    await w.broker.kill();
+    await w.broker.restart();
+    await until(() => sub.client.connected, 'subscriber back', 8000);
+    await bounded(sub.client.subscribeAsync(COMMANDS, { qos: 1 }), 'subscribe again');
+    const n = sub.seen.length;
+    await d.waitLog(/(MQTT connected[\s\S]*){3}/, 8000); // the first, after the broker-down test, now
+    await sleep(500);
+    await nothingPublished(n);
+  });
+
   test('stale battery: SetValue fails, nothing published', async () => {
     await d.stop();
     const stale = w.vbat([

@@ -16,6 +16,9 @@ export interface Broker {
   kill(): Promise<void>;
   /** Start it again on the same port. */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a broker that hangs, its connections open but nothing answered. */
+  pause(): void;
+  resume(): void;
   /** Stop and clean up. Idempotent. */
   stop(): Promise<void>;
 }
@@ -79,6 +82,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
         resolve();
       });
       c.kill('SIGTERM');
+      c.kill('SIGCONT'); // a paused broker takes the signal only once it runs
     });
   };
   await launch();
@@ -88,6 +92,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
     port,
     kill,
     restart: launch,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     stop() {
       stopping ??= (async () => {
         await kill();
