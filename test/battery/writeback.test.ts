@@ -37,7 +37,7 @@ async function connected(opts: { timeout?: number } = {}) {
 test('a valid value publishes the command once, logged with path, value, topic and the D-Bus sender', async () => {
   const { r, channel } = await connected();
   assert.equal(await r.setValue('/Io/AllowToCharge', 0, ':1.42'), true);
-  assert.deepEqual(channel.published, [{ topic: 'bms/switch/charging/command', payload: 'OFF', qos: 1, retain: false }]);
+  assert.deepEqual(channel.published, [{ topic: 'bms/switch/charging/command', payload: 'OFF', qos: 1, retain: false, withinMs: 3000 }]);
   const logged = r.lines.filter((l) => /command: \/Io\/AllowToCharge = 0/.test(l));
   assert.equal(logged.length, 1);
   assert.match(logged[0]!, /INFO/i);
@@ -157,7 +157,7 @@ test('a refused command does not use up the rate limit', async () => {
   assert.equal(await r.setValue('/Io/ExternalRelay', 1), false);
   await r.send({ topic: 'bms/relayName', payload: 'K1' });
   assert.equal(await r.setValue('/Io/ExternalRelay', 1), true);
-  assert.deepEqual(channel.published.at(-1), { topic: 'bms/relay/set', payload: 'K1:1', qos: 1, retain: false });
+  assert.deepEqual(channel.published.at(-1), { topic: 'bms/relay/set', payload: 'K1:1', qos: 1, retain: false, withinMs: 3000 });
 });
 
 test('a command-only path shows what was written until the battery goes stale', async () => {
