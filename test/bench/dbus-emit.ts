@@ -24,7 +24,7 @@ import { writeItemProps } from '../../src/dbus/encode.js';
 import { encodeMessage, MsgType, WireWriter } from '../../src/dbus/wire.js';
 import { defaultMappingFile, Evaluator, loadMapping, type CompiledMapping } from '../../src/mapping/index.js';
 import type { DbusType, Frame, PathValue } from '../../src/venus/types.js';
-import { sleep } from '../dbus/helpers.js';
+import { sleep } from '../support/wait.js';
 import { startDbusDaemon } from '../support/dbus-daemon.js';
 import { SEED_FULL } from './lib/payloads.js';
 import { distribution, figure, median, round, TARGETS } from './lib/stats.js';

@@ -10,12 +10,13 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Message } from 'dbus-next';
 import mqtt from 'mqtt';
-import { bounded, sleep } from '../dbus/helpers.js';
-import { IFACE, serviceOf, type ItemsChanged } from './lib/bus.js';
+import { bounded, sleep } from '../support/wait.js';
+import { IFACE, type ItemsChanged } from '../support/bus-client.js';
 import { kOfVoltage, PayloadMaker, voltageIn } from './lib/payloads.js';
+import { cpuMs, memory } from './lib/proc.js';
 import { publishPacket } from './lib/publisher.js';
 import { distribution, figure, round, TARGETS } from './lib/stats.js';
-import { World } from './lib/world.js';
+import { serviceOf, World } from './lib/world.js';
 import type { Context } from './run.js';
 
 const RATE_HZ = 20;
@@ -61,7 +62,7 @@ export async function runLatency(ctx: Context): Promise<Record<string, unknown>>
     await world.prime(name, topic, maker.text(0));
     await sleep(300);
     const accepted0 = (await world.reader.value(svc, '/Vbat/MessagesAccepted')) as number;
-    const cpu0 = vbat.cpuMs();
+    const cpu0 = cpuMs(vbat.pid);
     const sent = new Float64Array(MESSAGES + 1);
     ctx.log(`  publishing ${MESSAGES} payloads at ${RATE_HZ} Hz (${MESSAGES / RATE_HZ} s)`);
     const t0 = performance.now();
@@ -79,9 +80,9 @@ export async function runLatency(ctx: Context): Promise<Record<string, unknown>>
     while ((Number.isNaN(shown[MESSAGES]!) || Number.isNaN(floorSeen[MESSAGES]!)) && Date.now() < end) await sleep(10);
     await sleep(300);
     const wallS = (performance.now() - t0) / 1000;
-    const cpu = vbat.cpuMs() - cpu0;
+    const cpu = cpuMs(vbat.pid) - cpu0;
     const accepted = ((await world.reader.value(svc, '/Vbat/MessagesAccepted')) as number) - accepted0;
-    const mem = vbat.memory();
+    const mem = memory(vbat.pid);
     sub.end(true);
     await world.reader.removeMatch(rule);
 

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { DocumentBuilder } from '../../src/input/index.js';
 import { Evaluator, frameOf, loadMapping, type CompiledMapping } from '../../src/mapping/index.js';
 import type { Frame } from '../../src/venus/types.js';
-import { sleep } from '../dbus/helpers.js';
+import { sleep } from '../support/wait.js';
 import { fixture, mappingFile } from '../support/paths.js';
 import { defaultFloor, esphomeFloor, serialbatteryFloor, type FloorMapping, type Out } from './floor-mapping.js';
 import { PayloadMaker, voltageOf } from './lib/payloads.js';

@@ -12,14 +12,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Message } from 'dbus-next';
-import { sleep } from '../dbus/helpers.js';
-import { serviceOf } from './lib/bus.js';
+import { sleep } from '../support/wait.js';
 import { buildRelease } from './lib/build.js';
 import { PayloadMaker, voltageOf } from './lib/payloads.js';
-import type { Proc } from './lib/proc.js';
+import type { Proc } from '../support/process.js';
+import { memory } from './lib/proc.js';
 import { pace, publishPacket } from './lib/publisher.js';
 import { distribution, figure, median, round, TARGETS } from './lib/stats.js';
-import { floorCount, World } from './lib/world.js';
+import { floorCount, serviceOf, World } from './lib/world.js';
 import type { Context } from './run.js';
 
 export async function runMemory(ctx: Context): Promise<Record<string, unknown>> {
@@ -81,7 +81,7 @@ export async function runMemory(ctx: Context): Promise<Record<string, unknown>> 
         if (i === starts - 1) {
           await b.proc.waitLog(/subscribed to/);
           await sleep(1000);
-          rss = b.proc.memory().rssMb;
+          rss = memory(b.proc.pid).rssMb;
         }
         await world.stopProc(b.proc);
       }
@@ -99,8 +99,8 @@ export async function runMemory(ctx: Context): Promise<Record<string, unknown>> 
     await vbat!.waitLog(/subscribed to/);
     await floor!.waitLog(/^ready$/m);
     await sleep(1000);
-    const vStart = vbat!.memory();
-    const fStart = floor!.memory();
+    const vStart = memory(vbat!.pid);
+    const fStart = memory(floor!.pid);
 
     // --- RSS after 10k payloads ----------------------------------------------------------------
     const name = `m${starts - 1}`;
@@ -111,10 +111,10 @@ export async function runMemory(ctx: Context): Promise<Record<string, unknown>> 
     let k = 0;
     const next = (): Buffer => publishPacket(topic, maker.text(++k));
     await pace(world.pub, { rate: 2000, count: payloads }, next);
-    await world.reader.until(svc, '/Dc/0/Voltage', (v) => v === voltageOf(k), 'the last payload', 15_000, 5);
+    await world.reader.untilValue(svc, '/Dc/0/Voltage', (v) => v === voltageOf(k), 'the last payload', 15_000, 5);
     await sleep(1000);
-    const vAfter = vbat!.memory();
-    const fAfter = floor!.memory();
+    const vAfter = memory(vbat!.pid);
+    const fAfter = memory(floor!.pid);
     const mapped = ((await world.reader.value(svc, '/Vbat/MessagesAccepted')) as number) - a0;
     const received = (await floorCount(floor!)) - g0;
     ctx.log(
@@ -145,13 +145,13 @@ export async function runMemory(ctx: Context): Promise<Record<string, unknown>> 
       ctx.log(`  --long: ${total} payloads at 5000/s (${total / 5000} s)`);
       for (let done = 0; done < total; done += every) {
         await pace(world.pub, { rate: 5000, count: every }, next);
-        samples.push({ payloads: done + every, rssMb: round(vbat!.memory().rssMb, 1), floorRssMb: round(floor!.memory().rssMb, 1) });
+        samples.push({ payloads: done + every, rssMb: round(memory(vbat!.pid).rssMb, 1), floorRssMb: round(memory(floor!.pid).rssMb, 1) });
         ctx.log(`  ${done + every}: vbat ${samples[samples.length - 1]!.rssMb} MB`);
       }
-      await world.reader.until(svc, '/Dc/0/Voltage', (v) => v === voltageOf(k), 'the last payload', 30_000, 5);
+      await world.reader.untilValue(svc, '/Dc/0/Voltage', (v) => v === voltageOf(k), 'the last payload', 30_000, 5);
       await sleep(2000);
-      const vEnd = vbat!.memory();
-      const fEnd = floor!.memory();
+      const vEnd = memory(vbat!.pid);
+      const fEnd = memory(floor!.pid);
       const second = samples.filter((s) => s.payloads > total / 2);
       out['long'] = {
         payloads: total,

@@ -4,12 +4,12 @@
  * evenly). CPU % of one core (utime + stime over the window) and RSS. Floor, at the same time:
  * the floor process with 16 MQTT subscribers and 16 bus names (the same libraries, no work).
  */
-import { sleep } from '../dbus/helpers.js';
-import { serviceOf } from './lib/bus.js';
+import { sleep } from '../support/wait.js';
 import { PayloadMaker } from './lib/payloads.js';
+import { cpuMs, memory, statCpuMs } from './lib/proc.js';
 import { pace, publishPacket } from './lib/publisher.js';
 import { figure, round, TARGETS } from './lib/stats.js';
-import { floorCount, World } from './lib/world.js';
+import { floorCount, serviceOf, World } from './lib/world.js';
 import type { Context } from './run.js';
 
 const BATTERIES = 16;
@@ -52,20 +52,20 @@ export async function runScale(ctx: Context): Promise<Record<string, unknown>> {
     };
     const a0 = await accepted();
     const g0 = await floorCount(floor);
-    const v0 = vbat.cpuMs();
-    const f0 = floor.cpuMs();
-    const vs0 = vbat.statCpuMs();
-    const fs0 = floor.statCpuMs();
+    const v0 = cpuMs(vbat.pid);
+    const f0 = cpuMs(floor.pid);
+    const vs0 = statCpuMs(vbat.pid);
+    const fs0 = statCpuMs(floor.pid);
     const r = await pace(world.pub, { rate, durationMs: windowS * 1000 }, next);
-    const vCpu = vbat.cpuMs() - v0;
-    const fCpu = floor.cpuMs() - f0;
-    const vStat = vbat.statCpuMs() - vs0;
-    const fStat = floor.statCpuMs() - fs0;
+    const vCpu = cpuMs(vbat.pid) - v0;
+    const fCpu = cpuMs(floor.pid) - f0;
+    const vStat = statCpuMs(vbat.pid) - vs0;
+    const fStat = statCpuMs(floor.pid) - fs0;
     await sleep(200);
     const mapped = (await accepted()) - a0;
     const received = (await floorCount(floor)) - g0;
-    const vm = vbat.memory();
-    const fm = floor.memory();
+    const vm = memory(vbat.pid);
+    const fm = memory(floor.pid);
     const s = r.ms / 1000;
     const pct = (vCpu / 1000 / s) * 100;
     const floorPct = (fCpu / 1000 / s) * 100;

@@ -12,13 +12,13 @@
  *     alone on the same flood (messages received per second).
  */
 import { performance } from 'node:perf_hooks';
-import { sleep } from '../dbus/helpers.js';
-import { serviceOf } from './lib/bus.js';
+import { sleep } from '../support/wait.js';
 import { PayloadMaker, voltageOf } from './lib/payloads.js';
-import type { Proc } from './lib/proc.js';
+import type { Proc } from '../support/process.js';
+import { cpuMs, memory, statCpuMs } from './lib/proc.js';
 import { pace, publishPacket } from './lib/publisher.js';
 import { figure, round, TARGETS } from './lib/stats.js';
-import { floorCount, World } from './lib/world.js';
+import { floorCount, serviceOf, World } from './lib/world.js';
 import type { Context } from './run.js';
 
 const FLOOD_RATE = 20_000;
@@ -37,7 +37,7 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
     const next = (): Buffer => publishPacket(topic, maker.text(++k));
     const accepted = async (): Promise<number> => (await world.reader.value(svc, '/Vbat/MessagesAccepted')) as number;
     const lastShown = (timeoutMs: number): Promise<number> =>
-      world.reader.until(svc, '/Dc/0/Voltage', (v) => v === voltageOf(k), `the last value (k=${k})`, timeoutMs, 5);
+      world.reader.untilValue(svc, '/Dc/0/Voltage', (v) => v === voltageOf(k), `the last value (k=${k})`, timeoutMs, 5);
 
     // --- 100 Hz: vbat and the floor process side by side ------------------------------------
     const vbat = world.vbatBattery(name, topic);
@@ -49,18 +49,18 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
     await pace(world.pub, { rate: 100, count: 200 }, next);
     await lastShown(5000);
     const a0 = await accepted();
-    const v0 = vbat.cpuMs();
-    const f0 = floor.cpuMs();
-    const vs0 = vbat.statCpuMs();
-    const fs0 = floor.statCpuMs();
+    const v0 = cpuMs(vbat.pid);
+    const f0 = cpuMs(floor.pid);
+    const vs0 = statCpuMs(vbat.pid);
+    const fs0 = statCpuMs(floor.pid);
     const n0 = await floorCount(floor);
     const r100 = await pace(world.pub, { rate: 100, count: 100 * windowS }, next);
     await lastShown(5000);
     await sleep(50);
-    const vCpu = vbat.cpuMs() - v0;
-    const fCpu = floor.cpuMs() - f0;
-    const vStat = vbat.statCpuMs() - vs0;
-    const fStat = floor.statCpuMs() - fs0;
+    const vCpu = cpuMs(vbat.pid) - v0;
+    const fCpu = cpuMs(floor.pid) - f0;
+    const vStat = statCpuMs(vbat.pid) - vs0;
+    const fStat = statCpuMs(floor.pid) - fs0;
     const mapped100 = (await accepted()) - a0;
     const floorGot100 = (await floorCount(floor)) - n0;
     ctx.log(`  100 Hz: vbat ${round(vCpu / r100.sent, 4)} ms CPU/payload, floor ${round(fCpu / r100.sent, 4)}`);
@@ -70,7 +70,7 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
     const step = async (rate: number, seconds: number) => {
       await sleep(300);
       const a = await accepted();
-      const c = vbat.cpuMs();
+      const c = cpuMs(vbat.pid);
       const infra = world.infraCpuMs();
       const t = performance.now();
       const sent = await pace(world.pub, { rate, durationMs: seconds * 1000, tickMs: 1 }, next);
@@ -85,7 +85,7 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
       }
       const span = (tEnd - t) / 1000;
       const mapped = (await accepted()) - a;
-      const cpu = vbat.cpuMs() - c;
+      const cpu = cpuMs(vbat.pid) - c;
       const infra2 = world.infraCpuMs();
       return {
         offeredPerS: rate,
@@ -111,7 +111,7 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
       ramp.push(r);
     }
     const flat = await step(FLOOD_RATE, floodS);
-    const mem = vbat.memory();
+    const mem = memory(vbat.pid);
     ctx.log(
       `  flat out: published ${flat.published} (${flat.publishedPerS}/s); vbat mapped ${flat.mapped} (${flat.mappedPerS}/s), CPU ${flat.daemonCpuPercent} %`,
     );
@@ -122,7 +122,7 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
     await floor.waitLog(/^ready$/m);
     await sleep(300);
     const g0 = await floorCount(floor);
-    const fc0 = floor.cpuMs();
+    const fc0 = cpuMs(floor.pid);
     const t2 = performance.now();
     const flood2 = await pace(world.pub, { rate: FLOOD_RATE, durationMs: floodS * 1000, tickMs: 1 }, next);
     // Wait until it has everything (or stops getting more).
@@ -138,7 +138,7 @@ export async function runThroughput(ctx: Context): Promise<Record<string, unknow
         tGot = performance.now();
       }
     }
-    const floorCpu = floor.cpuMs() - fc0;
+    const floorCpu = cpuMs(floor.pid) - fc0;
     const floorPerS = (got - g0) / ((tGot - t2) / 1000);
     ctx.log(`  floor flood: published ${flood2.sent}, received ${got - g0} (${Math.round(floorPerS)}/s)`);
 

@@ -1,15 +1,13 @@
 /**
- * Client-side helpers for the D-Bus tests: an item list, a dbus-next client speaking the
- * low-level message API (no proxies, so it sees exactly what is on the wire), the external
- * tools (gdbus, dbus-send, dbus-monitor) with timeouts, and bounded waiting.
+ * What the D-Bus stage's tests share: an item list of every D-Bus type, unique service names, and
+ * the external tools (gdbus, dbus-send, dbus-monitor) with timeouts. The D-Bus client is
+ * test/support/bus-client.ts; waiting is test/support/wait.ts.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { Message, MessageType, sessionBus, type MessageBus } from 'dbus-next';
 import type { ItemDefinition } from '../../src/dbus/index.js';
-import { stopChild } from '../support/dbus-daemon.js';
-
-export const IFACE = 'com.victronenergy.BusItem';
-const WAIT_MS = 5000;
+import { IFACE } from '../support/bus-client.js';
+import { runCommand, type CliResult } from '../support/cli.js';
+import { Proc } from '../support/process.js';
+import { WAIT_MS } from '../support/wait.js';
 
 /** Mandatory paths plus data paths of every D-Bus type, some invalid. */
 export function batteryItems(extra: ItemDefinition[] = []): ItemDefinition[] {
@@ -47,97 +45,9 @@ export function uniqueServiceName(tag: string): string {
   return `com.victronenergy.battery.t${process.pid}_${tag}_${++counter}`;
 }
 
-/** Resolve when cond() is true; reject after timeoutMs. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** Like waitFor, for an asynchronous condition (e.g. asking the bus daemon). */
-export async function eventually(cond: () => Promise<boolean>, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A dbus-next client with bounded calls and signal capture. */
-export class Client {
-  readonly signals: Message[] = [];
-
-  private constructor(readonly bus: MessageBus) {
-    bus.on('message', (m: Message) => {
-      if (m.type === MessageType.SIGNAL) this.signals.push(m);
-    });
-  }
-
-  static async connect(address: string): Promise<Client> {
-    const bus = sessionBus({ busAddress: address });
-    bus.on('error', () => undefined); // a test failure should not also crash the runner
-    await bounded(new Promise<void>((res) => bus.once('connect', () => res())), 'client connect');
-    return new Client(bus);
-  }
-
-  get name(): string {
-    return (this.bus as unknown as { name: string }).name;
-  }
-
-  call(dest: string, path: string, member: string, signature = '', body: unknown[] = [], iface = IFACE): Promise<Message> {
-    const msg = new Message({ destination: dest, path, interface: iface, member, signature, body });
-    return bounded(
-      this.bus.call(msg).then((r) => r!),
-      `${member} on ${path}`,
-    );
-  }
-
-  daemon(member: string, signature = '', body: unknown[] = []): Promise<Message> {
-    return this.call('org.freedesktop.DBus', '/org/freedesktop/DBus', member, signature, body, 'org.freedesktop.DBus');
-  }
-
-  async addMatch(rule: string): Promise<void> {
-    await this.daemon('AddMatch', 's', [rule]);
-  }
-
-  /** Signals received so far with this member (and path, if given). */
-  received(member: string, path?: string): Message[] {
-    return this.signals.filter((s) => s.member === member && (path === undefined || s.path === path));
-  }
-
-  close(): void {
-    this.bus.disconnect();
-  }
-}
-
-export function bounded<T>(p: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-export interface ToolResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run gdbus/dbus-send asynchronously (the service shares our event loop), killed after 5 s. */
-export function runTool(cmd: string, args: string[]): Promise<ToolResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: WAIT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
+/** Run gdbus/dbus-send to its end (the service shares our event loop, so never synchronously), within 5 s. */
+export function runTool(cmd: string, args: string[]): Promise<CliResult> {
+  return runCommand(cmd, args, { timeoutMs: WAIT_MS });
 }
 
 /** `gdbus call` against a service; returns stdout, throws with stderr on failure. */
@@ -159,44 +69,38 @@ export async function gdbusCall(address: string, dest: string, path: string, met
 }
 
 /** `dbus-send --print-reply`; returns the whole result (errors land in stderr). */
-export function dbusSend(address: string, dest: string, path: string, method: string, ...args: string[]): Promise<ToolResult> {
+export function dbusSend(address: string, dest: string, path: string, method: string, ...args: string[]): Promise<CliResult> {
   return runTool('dbus-send', [`--bus=${address}`, '--print-reply', `--dest=${dest}`, path, `${IFACE}.${method}`, ...args]);
 }
 
 /** A running dbus-monitor (libdbus) capturing text output. */
 export class Monitor {
-  private out = '';
-
-  private constructor(private readonly child: ChildProcess) {
-    child.stdout!.on('data', (c: Buffer) => (this.out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (this.out += c.toString()));
-  }
+  private constructor(private readonly proc: Proc) {}
 
   /** Start and wait until it has become a monitor (it then prints NameLost for itself). */
   static async start(address: string, rule: string): Promise<Monitor> {
-    const child = spawn('dbus-monitor', ['--address', address, rule], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const m = new Monitor(child);
+    const proc = Proc.spawn('dbus-monitor', 'dbus-monitor', ['--address', address, rule], { waitMs: WAIT_MS });
     try {
-      await waitFor(() => m.out.includes('member=NameLost'), 'dbus-monitor to start');
+      await proc.waitLog(/member=NameLost/);
     } catch (e) {
-      await m.stop();
+      await proc.stop();
       throw e;
     }
-    return m;
+    return new Monitor(proc);
   }
 
   get text(): string {
-    return this.out;
+    return this.proc.log;
   }
 
   /** The printed messages (each starts with its type and 'time='), without the monitor's own. */
   messages(member?: string): string[] {
-    return this.out
+    return this.proc.log
       .split(/\n(?=(?:signal|method call|method return|error) time=)/)
       .filter((m) => m.includes(`interface=${IFACE}`) && (!member || m.includes(`member=${member}`)));
   }
 
-  stop(): Promise<void> {
-    return stopChild(this.child);
+  async stop(): Promise<void> {
+    await this.proc.stop();
   }
 }

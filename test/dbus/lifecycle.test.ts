@@ -12,14 +12,16 @@ import {
   type ItemDefinition,
 } from '../../src/dbus/index.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
-import { batteryItems, bounded, Client, eventually, IFACE, uniqueServiceName, waitFor } from './helpers.js';
+import { BusClient, IFACE } from '../support/bus-client.js';
+import { bounded, eventually, waitFor } from '../support/wait.js';
+import { batteryItems, uniqueServiceName } from './helpers.js';
 
 let daemon: DbusDaemon;
-let client: Client;
+let client: BusClient;
 
 before(async () => {
   daemon = await startDbusDaemon();
-  client = await Client.connect(daemon.address);
+  client = await BusClient.connect(daemon.address);
   await client.addMatch(`type='signal',interface='${IFACE}'`);
   await client.addMatch("type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'");
 });
@@ -170,7 +172,7 @@ describe('name ownership', () => {
 
   it('also reports a name held by some other client', async () => {
     const name = uniqueServiceName('other');
-    const other = await Client.connect(daemon.address);
+    const other = await BusClient.connect(daemon.address);
     try {
       assert.equal((await other.daemon('RequestName', 'su', [name, 4])).body[0], 1);
       await assert.rejects(

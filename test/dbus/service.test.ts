@@ -8,20 +8,22 @@ import { Variant, type Message } from 'dbus-next';
 import { startService, type BusItemService } from '../../src/dbus/index.js';
 import type { Frame, ItemState } from '../../src/venus/types.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
-import { batteryItems, Client, IFACE, sleep, uniqueServiceName, waitFor } from './helpers.js';
+import { BusClient, IFACE } from '../support/bus-client.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { batteryItems, uniqueServiceName } from './helpers.js';
 
 type ItemsDict = Record<string, { Value: Variant; Text: Variant }>;
 
 const TYPES: Record<string, string> = Object.fromEntries(batteryItems().map((d) => [d.path, d.type]));
 
 let daemon: DbusDaemon;
-let client: Client;
+let client: BusClient;
 let svc: BusItemService;
 const NAME = uniqueServiceName('read');
 
 before(async () => {
   daemon = await startDbusDaemon();
-  client = await Client.connect(daemon.address);
+  client = await BusClient.connect(daemon.address);
   await client.addMatch(`type='signal',interface='${IFACE}'`);
   svc = await startService({ serviceName: NAME, busAddress: daemon.address, items: batteryItems() });
 });

@@ -5,10 +5,12 @@ import { Variant } from 'dbus-next';
 import { startService, type BusItemService } from '../../src/dbus/index.js';
 import type { PathValue } from '../../src/venus/types.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
-import { batteryItems, Client, IFACE, sleep, uniqueServiceName, waitFor } from './helpers.js';
+import { BusClient, IFACE } from '../support/bus-client.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { batteryItems, uniqueServiceName } from './helpers.js';
 
 let daemon: DbusDaemon;
-let client: Client;
+let client: BusClient;
 let svc: BusItemService;
 const NAME = uniqueServiceName('set');
 const calls: [string, PathValue][] = [];
@@ -17,7 +19,7 @@ let verdict: (path: string, value: PathValue) => boolean | void | Promise<boolea
 
 before(async () => {
   daemon = await startDbusDaemon();
-  client = await Client.connect(daemon.address);
+  client = await BusClient.connect(daemon.address);
   await client.addMatch(`type='signal',interface='${IFACE}'`);
   svc = await startService({
     serviceName: NAME,

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startService, type BusItemService } from '../../src/dbus/index.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
-import { batteryItems, dbusSend, gdbusCall, IFACE, Monitor, runTool, uniqueServiceName, waitFor } from './helpers.js';
+import { IFACE } from '../support/bus-client.js';
+import { waitFor } from '../support/wait.js';
+import { batteryItems, dbusSend, gdbusCall, Monitor, runTool, uniqueServiceName } from './helpers.js';
 
 let daemon: DbusDaemon;
 let svc: BusItemService;

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { generate, parser, type Packet } from 'mqtt-packet';
 import { DemoBroker, filterMatches } from '../../src/demo/broker.js';
-import { bounded, sleep, waitFor } from '../dbus/helpers.js';
+import { bounded, sleep, waitFor } from '../support/wait.js';
 
 interface Received {
   topic: string;

@@ -1,55 +1,23 @@
 /** `vbat demo` as a newcomer runs it: a child process, Ctrl-C (SIGINT), nothing left behind. */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLI_ENTRY, runCli } from '../support/cli.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
-import { repoRoot } from '../support/paths.js';
-import { bounded, sleep } from '../dbus/helpers.js';
+import type { Proc } from '../support/process.js';
+import { bounded } from '../support/wait.js';
 
-class Demo {
-  out = '';
-  err = '';
-  readonly exited: Promise<number | null>;
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.err += d.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  }
-  async waitFor(re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.out.match(re);
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`vbat demo exited (${this.child.exitCode}) before ${re}\n${this.out}\n${this.err}`);
-      if (Date.now() > end) throw new Error(`no ${re} within ${timeoutMs} ms\n${this.out}\n${this.err}`);
-      await sleep(25);
-    }
-  }
-}
-
-const demos: Demo[] = [];
-function startDemo(args: string[] = [], env: NodeJS.ProcessEnv = {}): Demo {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'demo', ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const d = new Demo(child);
+const demos: Proc[] = [];
+function startDemo(args: string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
+  const d = spawnCli(['demo', ...args], { env });
   demos.push(d);
   return d;
 }
 
 after(async () => {
-  for (const d of demos) {
-    if (d.child.exitCode === null && d.child.signalCode === null) {
-      d.child.kill('SIGKILL');
-      await bounded(d.exited, 'demo to die').catch(() => undefined);
-    }
-  }
+  await Promise.all(demos.map((d) => d.stop()));
 });
 
 const alive = (pid: number): boolean => {
@@ -74,12 +42,12 @@ const portOpen = (port: number): Promise<boolean> =>
 describe('vbat demo', () => {
   test('shows a connected battery within seconds; SIGINT cleans up everything and exits 0', async () => {
     const d = startDemo();
-    const [, port] = await d.waitFor(/MQTT\s+mqtt:\/\/127\.0\.0\.1:(\d+)/);
-    const [, socket, pid] = await d.waitFor(/D-Bus\s+unix:path=(\S+) \(private dbus-daemon, pid (\d+)\)/);
+    const [, port] = await d.waitOut(/MQTT\s+mqtt:\/\/127\.0\.0\.1:(\d+)/);
+    const [, socket, pid] = await d.waitOut(/D-Bus\s+unix:path=(\S+) \(private dbus-daemon, pid (\d+)\)/);
     const dir = dirname(socket!);
     assert.ok(existsSync(dir) && alive(Number(pid)) && (await portOpen(Number(port))), 'demo running');
     const t0 = Date.now();
-    const [line] = await d.waitFor(/^.*Connected SoC \d+\.\d% .*$/m, 10_000);
+    const [line] = await d.waitOut(/^.*Connected SoC \d+\.\d% .*$/m, 10_000);
     assert.ok(Date.now() - t0 < 5000, 'connected within a few seconds');
     assert.match(line, /\d+\.\d\dV [+-]?\d+\.\dA [+-]?\d+W .*CVL 55\.20V CCL \d+A DCL \d+A cells 3\.\d{3}-3\.\d{3}V alarms /);
 
@@ -121,7 +89,7 @@ describe('vbat demo', () => {
 
     test('exports the demo battery on the given bus, starts no daemon of its own', async () => {
       const d = startDemo(['--bus', bus.address]);
-      await d.waitFor(/Connected SoC \d/);
+      await d.waitOut(/Connected SoC \d/);
       assert.match(d.out, /\(given with --bus\)/);
       assert.doesNotMatch(d.out, /private dbus-daemon/);
       const json = await runCli(['watch', '--json', '--bus', bus.address]);

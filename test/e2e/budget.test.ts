@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { sleep } from '../dbus/helpers.js';
+import { sleep } from '../support/wait.js';
 import { World } from './harness.js';
 
 const SVC = (name: string) => `com.victronenergy.battery.vbat_${name}`;

@@ -1,73 +1,35 @@
 /**
- * End-to-end harness: a private dbus-daemon and mosquitto, `vbat run` as a child process, an MQTT
- * publisher, and a D-Bus reader that is not vbat's own code (dbus-next's low-level client).
+ * End-to-end harness: a private dbus-daemon and mosquitto, `vbat run` as a child process (the
+ * shared Proc wrapper), an MQTT publisher, and a D-Bus reader that is not vbat's own code (the
+ * shared BusClient).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Variant } from 'dbus-next';
+import { BusClient, type Item } from '../support/bus-client.js';
+import { spawnCli } from '../support/cli.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
 import { startMosquitto, type Broker } from '../support/mosquitto.js';
-import { CLI_ENTRY } from '../support/cli.js';
-import { repoRoot } from '../support/paths.js';
-import { Client, bounded, sleep } from '../dbus/helpers.js';
+import type { Proc } from '../support/process.js';
+import { bounded } from '../support/wait.js';
 
-export interface Item {
-  value: unknown;
-  /** D-Bus signature of the value's variant ('ai' for invalid). */
-  type: string;
-  text: string;
-}
+/** How long an end-to-end test waits for a line of vbat's log by default. */
+export const LOG_WAIT_MS = 8000;
 
-export class Daemon {
-  log = '';
-  private exited?: Promise<number | null>;
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  }
-
-  /** Wait for a log line matching `re`. */
-  async waitLog(re: RegExp, timeoutMs = 8000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!re.test(this.log)) {
-      if (Date.now() > end) throw new Error(`no log line ${re} within ${timeoutMs} ms; log:\n${this.log}`);
-      if (this.child.exitCode !== null) throw new Error(`vbat exited (${this.child.exitCode}) before ${re}; log:\n${this.log}`);
-      await sleep(20);
-    }
-  }
-
-  count(re: RegExp): number {
-    return this.log.split('\n').filter((l) => re.test(l)).length;
-  }
-
-  /** SIGTERM; resolves with the exit code and how long it took. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; ms: number }> {
-    const t = Date.now();
-    if (this.child.exitCode === null) this.child.kill(signal);
-    const code = await bounded(this.exited!, 'vbat to exit', 5000).catch(() => {
-      this.child.kill('SIGKILL');
-      return null;
-    });
-    return { code, ms: Date.now() - t };
-  }
-
-  exit(): Promise<number | null> {
-    return this.exited!;
-  }
+/** `vbat run --bus ADDRESS ARGS` as a child process (see Proc: log, waitLog, count, stop). */
+export function startVbat(busAddress: string, args: string[]): Proc {
+  return spawnCli(['run', '--bus', busAddress, ...args], { waitMs: LOG_WAIT_MS });
 }
 
 export class World {
   bus!: DbusDaemon;
   broker!: Broker;
-  reader!: Client;
+  reader!: BusClient;
   private pub?: MqttClient;
-  private daemons: Daemon[] = [];
+  private daemons: Proc[] = [];
 
   async start(opts: { socketPath?: string } = {}): Promise<void> {
     this.bus = await startDbusDaemon({ socketPath: opts.socketPath });
     this.broker = await startMosquitto();
-    this.reader = await Client.connect(this.bus.address);
+    this.reader = await BusClient.connect(this.bus.address);
   }
 
   async stop(): Promise<void> {
@@ -78,12 +40,9 @@ export class World {
     await this.bus?.stop();
   }
 
-  vbat(args: string[]): Daemon {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'run', '--bus', this.bus.address, ...args], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const d = new Daemon(child);
+  /** `vbat run ARGS` on this world's bus; stopped by stop(). */
+  vbat(args: string[]): Proc {
+    const d = startVbat(this.bus.address, args);
     this.daemons.push(d);
     return d;
   }
@@ -105,51 +64,20 @@ export class World {
   }
 
   /** Every item of a service, read with GetItems. */
-  async items(service: string): Promise<Record<string, Item>> {
-    const reply = await this.reader.call(service, '/', 'GetItems');
-    const out: Record<string, Item> = {};
-    for (const [path, v] of Object.entries(reply.body[0] as Record<string, { Value: Variant; Text: Variant }>)) {
-      out[path] = { value: v.Value.signature === 'ai' ? null : v.Value.value, type: v.Value.signature, text: v.Text.value as string };
-    }
-    return out;
+  items(service: string): Promise<Record<string, Item>> {
+    return this.reader.items(service);
   }
 
-  async item(service: string, path: string): Promise<Item> {
-    const [value, text] = await Promise.all([this.reader.call(service, path, 'GetValue'), this.reader.call(service, path, 'GetText')]);
-    const v = value.body[0] as Variant;
-    return { value: v.signature === 'ai' ? null : v.value, type: v.signature, text: text.body[0] as string };
+  item(service: string, path: string): Promise<Item> {
+    return this.reader.item(service, path);
   }
 
   /** Poll until `cond` holds for the service's items. */
-  async until(
-    service: string,
-    cond: (items: Record<string, Item>) => boolean,
-    what: string,
-    timeoutMs = 8000,
-  ): Promise<Record<string, Item>> {
-    const end = Date.now() + timeoutMs;
-    let last: Record<string, Item> | undefined;
-    let error = '';
-    for (;;) {
-      try {
-        last = await this.items(service);
-        if (cond(last)) return last;
-      } catch (err) {
-        error = (err as Error).message;
-      }
-      if (Date.now() > end)
-        throw new Error(
-          `timed out waiting for ${what} on ${service}${error ? `: ${error}` : ''}\n/Connected=${JSON.stringify(last?.['/Connected'])}`,
-        );
-      await sleep(30);
-    }
+  until(service: string, cond: (items: Record<string, Item>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, Item>> {
+    return this.reader.until(service, cond, what, timeoutMs);
   }
 
-  async nameOwner(name: string): Promise<string | undefined> {
-    try {
-      return (await this.reader.daemon('GetNameOwner', 's', [name])).body[0] as string;
-    } catch {
-      return undefined;
-    }
+  nameOwner(name: string): Promise<string | undefined> {
+    return this.reader.nameOwner(name);
   }
 }

@@ -4,8 +4,9 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { BusClient } from '../support/bus-client.js';
 import { fixture } from '../support/paths.js';
-import { sleep } from '../dbus/helpers.js';
+import { sleep } from '../support/wait.js';
 import { World } from './harness.js';
 
 const FULL = readFileSync(fixture('seed', 'seed-full.json'), 'utf8');
@@ -289,7 +290,7 @@ describe('vbat run when the bus goes away', () => {
       w.reader.close();
       await w.bus.stop();
       w.bus = await startDbusDaemon({ socketPath });
-      w.reader = await (await import('../dbus/helpers.js')).Client.connect(w.bus.address);
+      w.reader = await BusClient.connect(w.bus.address);
       const again = await w.until(SVC('bus'), () => true, 're-exported', 10_000);
       assert.equal(again['/Connected']!.value, 0, 'no stale values after the bus came back');
       assert.equal(again['/Info/MaxChargeVoltage']!.value, null);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startDbusDaemon } from '../support/dbus-daemon.js';
 import { fixture } from '../support/paths.js';
-import { Client, sleep } from '../dbus/helpers.js';
+import { BusClient } from '../support/bus-client.js';
+import { sleep } from '../support/wait.js';
 import { World } from './harness.js';
 
 const SVC = (name: string) => `com.victronenergy.battery.vbat_${name}`;
@@ -267,7 +268,7 @@ describe('SIGTERM while the bus dies at the same moment (a GX shutting down)', (
         assert.ok(ms < 2000, `run ${i}: exited after ${ms} ms`);
         assert.notEqual(code, null, `run ${i}: exited by itself (not killed)`);
         w.bus = await startDbusDaemon();
-        w.reader = await Client.connect(w.bus.address);
+        w.reader = await BusClient.connect(w.bus.address);
       }
     } finally {
       await w.stop();

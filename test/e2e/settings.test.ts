@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Variant } from 'dbus-next';
 import { startSettingsService, type FakeSettings } from '../support/settings-service.js';
-import { sleep } from '../dbus/helpers.js';
+import { sleep } from '../support/wait.js';
 import { World } from './harness.js';
 
 const SVC = 'com.victronenergy.battery.vbat_inst';

@@ -4,19 +4,20 @@
  * authenticates with a client certificate when the broker requires one.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Variant } from 'dbus-next';
 import mqtt from 'mqtt';
-import { Client, eventually } from '../dbus/helpers.js';
+import { BusClient } from '../support/bus-client.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
 import { startMosquitto, type Broker } from '../support/mosquitto.js';
-import { CLI_ENTRY, runCli } from '../support/cli.js';
-import { fixture, repoRoot } from '../support/paths.js';
-import { Daemon } from './harness.js';
+import { runCli } from '../support/cli.js';
+import { fixture } from '../support/paths.js';
+import type { Proc } from '../support/process.js';
+import { eventually } from '../support/wait.js';
+import { startVbat } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vbat-tls-'));
 // mosquitto started as root reads its certificates after dropping to its own user.
@@ -90,7 +91,7 @@ function makeCert(name: string, ca: string, cn: string, start: string, end: stri
 describe('TLS to the broker', { concurrency: false }, () => {
   let bus: DbusDaemon;
   const brokers: Broker[] = [];
-  const daemons: Daemon[] = [];
+  const daemons: Proc[] = [];
 
   before(async () => {
     bus = await startDbusDaemon();
@@ -127,11 +128,7 @@ describe('TLS to the broker', { concurrency: false }, () => {
   const vbat = (name: string, b: Broker, mqtt: Record<string, unknown>) => {
     const cfg = at(`${name}.yaml`);
     writeFileSync(cfg, JSON.stringify({ mqtt: { url: b.url, reconnectMax: 2, ...mqtt }, batteries: [{ name, topic: `tls/${name}` }] }));
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'run', '--bus', bus.address, '--config', cfg], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const d = new Daemon(child);
+    const d = startVbat(bus.address, ['--config', cfg]);
     daemons.push(d);
     return d;
   };
@@ -200,19 +197,14 @@ describe('TLS to the broker', { concurrency: false }, () => {
     writeFileSync(at('seed.ini'), ini);
     const imported = await runCli(['import-seed-config', at('seed.ini'), '-o', at('seed.yaml')]);
     assert.equal(imported.code, 0, imported.stderr);
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'run', '--bus', bus.address, '--config', at('seed.yaml')], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const d = new Daemon(child);
+    const d = startVbat(bus.address, ['--config', at('seed.yaml')]);
     daemons.push(d);
     await d.waitLog(/subscribed to home\/shed\/bms/);
     const pub = await mqtt.connectAsync(b.url, { ca: readFileSync(at('ca.pem')), username: 'gx-device', password: 's3cret%with:colon' });
     try {
       await pub.publishAsync('home/shed/bms', readFileSync(fixture('seed', 'seed-full.json'), 'utf8'));
-      const reader = await Client.connect(bus.address);
-      const value = async (path: string) =>
-        ((await reader.call('com.victronenergy.battery.vbat_shed_battery_2', path, 'GetValue')).body[0] as Variant).value as unknown;
+      const reader = await BusClient.connect(bus.address);
+      const value = (path: string) => reader.value('com.victronenergy.battery.vbat_shed_battery_2', path);
       try {
         await eventually(async () => (await value('/Connected').catch(() => 0)) === 1, 'the imported battery connected');
         assert.equal(await value('/CustomName'), 'Shed Battery 2');

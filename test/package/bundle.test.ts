@@ -4,13 +4,13 @@
  * battery on a private D-Bus from a private MQTT broker.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Daemon, World } from '../e2e/harness.js';
+import { LOG_WAIT_MS, World } from '../e2e/harness.js';
 import { fixture, repoRoot } from '../support/paths.js';
+import { Proc } from '../support/process.js';
 import { buildRelease, cleanEnv, nodeModulesAbove, runCommand, VERSION, type Release } from './release.js';
 
 let rel: Release;
@@ -117,7 +117,7 @@ describe('the bundle runs with no node_modules anywhere above it', () => {
 describe('the installed service runs the bundle: MQTT in, D-Bus out', { concurrency: false }, () => {
   const w = new World();
   let root: string;
-  let daemon: Daemon | undefined;
+  let daemon: Proc | undefined;
   before(async () => {
     await w.start();
     root = join(rel.tmp, 'device');
@@ -148,8 +148,7 @@ describe('the installed service runs the bundle: MQTT in, D-Bus out', { concurre
       ].join('\n'),
     );
     // Started as supervise does: in the service folder (reached through the /service link).
-    const child = spawn('./run', [], { cwd: join(dir, 'service'), env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    daemon = new Daemon(child);
+    daemon = Proc.spawn('service/run', './run', [], { cwd: join(dir, 'service'), env: cleanEnv(), waitMs: LOG_WAIT_MS });
     await daemon.waitLog(new RegExp(`vbat: starting ${dir}/vbat\\.js ${VERSION.replace(/\./g, '\\.')} with \\S+node v\\d+`));
     await daemon.waitLog(/subscribed to/, 15_000);
     await w.publish('pkg/house', readFileSync(fixture('seed', 'seed-full.json'), 'utf8'));

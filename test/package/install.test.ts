@@ -4,7 +4,6 @@
  * checked, and running them again must change nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -21,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { fixture } from '../support/paths.js';
+import { Proc } from '../support/process.js';
 import { buildRelease, cleanEnv, filesBelow, listing, runCommand, unpackInto, VERSION, type Release } from './release.js';
 
 const INSTALL = 'data/apps/available/vbat';
@@ -526,23 +526,14 @@ test('the scripts explain themselves and reject unknown options', async () => {
 test('service/run waits, saying so, while config.yaml is still the sample', async () => {
   const root = newRoot();
   assert.equal((await install(root)).code, 0);
-  const child = spawn('./run', [], {
-    cwd: join(root, INSTALL, 'service'),
-    env: cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  // Its own process group: the script and its sleep, stopped together.
+  const run = Proc.spawn('service/run', './run', [], { cwd: join(root, INSTALL, 'service'), env: cleanEnv(), group: true });
   try {
-    const end = Date.now() + 5000;
-    while (!/waiting for/.test(out) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-    assert.match(out, new RegExp(`vbat: waiting for ${join(root, INSTALL)}/config\\.yaml to be edited \\(it is still the sample\\)`));
-    assert.equal(child.exitCode, null, 'still waiting');
+    await run.waitLog(/waiting for/, 5000).catch(() => undefined); // the assertion below says what is missing
+    assert.match(run.log, new RegExp(`vbat: waiting for ${join(root, INSTALL)}/config\\.yaml to be edited \\(it is still the sample\\)`));
+    assert.equal(run.exitCode, null, 'still waiting');
   } finally {
-    // The script and its sleep: the process group this test started.
-    if (child.pid && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+    await run.stop();
   }
 });
 

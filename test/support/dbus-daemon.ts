@@ -12,8 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPrivateBus } from '../../src/demo/dbus-daemon.js';
 
-export { stopChild } from '../../src/demo/dbus-daemon.js';
-
 export interface DbusDaemon {
   /** Address to hand to clients, e.g. 'unix:path=/tmp/vbat-dbus-XXXX/bus'. */
   readonly address: string;

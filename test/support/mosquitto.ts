@@ -1,13 +1,13 @@
 /**
  * A private mosquitto broker for tests: 127.0.0.1 on a free port, no persistence, anonymous.
  * It can be stopped and started again on the same port (broker restart tests). Every wait is
- * bounded and the broker is SIGKILLed when the test process exits.
+ * bounded and the broker (a Proc) is SIGKILLed when the test process exits.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Proc } from './process.js';
 
 export interface Broker {
   readonly url: string;
@@ -58,32 +58,23 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
       '',
     ].join('\n'),
   );
-  let child: ChildProcess | undefined;
-  const killOnExit = () => child?.kill('SIGKILL');
-  process.on('exit', killOnExit);
-
+  let proc: Proc | undefined;
   const launch = async () => {
-    const c = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child = c;
-    await waitForPort(port, 5000, () => (c.exitCode !== null ? `mosquitto exited (${c.exitCode}): ${err}` : undefined));
+    const p = Proc.spawn('mosquitto', 'mosquitto', ['-c', conf], { graceMs: 2000 });
+    proc = p;
+    try {
+      await waitForPort(port, 5000, () => (p.running ? undefined : `mosquitto exited (${p.exitCode}): ${p.err}`));
+    } catch (e) {
+      await p.stop();
+      throw e;
+    }
   };
   const kill = async () => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        c.kill('SIGKILL');
-      }, 2000);
-      c.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      c.kill('SIGTERM');
-      c.kill('SIGCONT'); // a paused broker takes the signal only once it runs
-    });
+    const p = proc;
+    proc = undefined;
+    const stopped = p?.stop(); // SIGTERM goes out at once
+    p?.signal('SIGCONT'); // a paused broker takes the signal only once it runs
+    await stopped;
   };
   await launch();
   let stopping: Promise<void> | undefined;
@@ -92,12 +83,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
     port,
     kill,
     restart: launch,
-    pause: () => child?.kill('SIGSTOP'),
-    resume: () => child?.kill('SIGCONT'),
+    pause: () => proc?.signal('SIGSTOP'),
+    resume: () => proc?.signal('SIGCONT'),
     stop() {
       stopping ??= (async () => {
         await kill();
-        process.removeListener('exit', killOnExit);
         await rm(dir, { recursive: true, force: true });
       })();
       return stopping;

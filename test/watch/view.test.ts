@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { LiveView } from '../../src/watch/live.js';
 import { activeAlarms, renderLine, renderView, snapshotJson, WIDTH } from '../../src/watch/view.js';
 import type { Snapshot, WatchedItem } from '../../src/watch/watcher.js';
-import { sleep } from '../dbus/helpers.js';
+import { sleep } from '../support/wait.js';
 
 const NOW = new Date(2024, 5, 1, 12, 34, 56).getTime();
 

@@ -3,14 +3,13 @@
  * (src/dbus's startService, the same layer `vbat run` uses).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startService, type BusItemService } from '../../src/dbus/index.js';
 import { BusWatcher } from '../../src/watch/watcher.js';
-import { CLI_ENTRY, runCli } from '../support/cli.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
-import { repoRoot } from '../support/paths.js';
-import { batteryItems, bounded, sleep, uniqueServiceName, waitFor } from '../dbus/helpers.js';
+import { bounded, sleep, waitFor } from '../support/wait.js';
+import { batteryItems, uniqueServiceName } from '../dbus/helpers.js';
 
 interface JsonSnapshot {
   service: string;
@@ -108,32 +107,24 @@ describe('vbat watch', () => {
   test('live, not a terminal: one compact line per update, at most once a second; SIGINT exits 0', async () => {
     const name = uniqueServiceName('live');
     const svc = await start(name);
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'watch', '--bus', bus.address, name], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const watch = spawnCli(['watch', '--bus', bus.address, name]);
     try {
-      await waitFor(() => /Connected SoC 63\.0%/.test(out), 'the first line', 10_000);
-      assert.match(out, new RegExp(`^vbat watch: ${name.replace(/\./g, '\\.')} on unix:path=`, 'm'));
-      assert.match(out, /Connected SoC 63\.0% 52\.10V --- -300W/);
+      await watch.waitOut(/Connected SoC 63\.0%/, 10_000);
+      assert.match(watch.out, new RegExp(`^vbat watch: ${name.replace(/\./g, '\\.')} on unix:path=`, 'm'));
+      assert.match(watch.out, /Connected SoC 63\.0% 52\.10V --- -300W/);
       for (let soc = 70; soc <= 75; soc++) {
         svc.apply(new Map([['/Soc', { value: soc, text: `${soc}%` }]]));
         await sleep(150);
       }
-      await waitFor(() => /SoC 75\.0%/.test(out), 'the last update', 5000);
-      const lines = out.split('\n').filter((l) => /SoC/.test(l));
+      await watch.waitOut(/SoC 75\.0%/, 5000);
+      const lines = watch.out.split('\n').filter((l) => /SoC/.test(l));
       assert.ok(lines.length <= 3, `throttled to one line a second:\n${lines.join('\n')}`);
       const t0 = Date.now();
-      child.kill('SIGINT');
-      assert.equal(await bounded(exited, 'watch to exit'), 0, err);
+      watch.child.kill('SIGINT');
+      assert.equal(await bounded(watch.exited, 'watch to exit'), 0, watch.err);
       assert.ok(Date.now() - t0 < 2000);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await watch.stop();
     }
   });
 

@@ -1,13 +1,12 @@
 /**
- * Child processes of the benchmark (vbat itself, the floor processes) and what /proc says about
- * them: CPU time (on-CPU time of all threads from /proc/<pid>/task/<tid>/schedstat, with
- * utime + stime of /proc/<pid>/stat as the cross-check) and memory (VmRSS, VmHWM of
- * /proc/<pid>/status). Every process is killed when the benchmark exits, whatever happens.
+ * Child processes of the benchmark (vbat itself, the floor processes: the tests' Proc wrapper) and
+ * what /proc says about a pid: CPU time (on-CPU time of all threads from
+ * /proc/<pid>/task/<tid>/schedstat, with utime + stime of /proc/<pid>/stat as the cross-check) and
+ * memory (VmRSS, VmHWM of /proc/<pid>/status).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { stopChild } from '../../support/dbus-daemon.js';
-import { sleep } from '../../dbus/helpers.js';
+import { Proc } from '../../support/process.js';
 
 let ticks: number | undefined;
 
@@ -23,8 +22,8 @@ export function clockTicks(): number {
   return ticks;
 }
 
-/** CPU time the process used so far, user + system, in ms (resolution: one clock tick). */
-export function cpuMs(pid: number): number {
+/** CPU time the process used so far as utime + stime say, in ms (resolution: one clock tick): the cross-check. */
+export function statCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces; fields after it are space-separated.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -36,9 +35,9 @@ export function cpuMs(pid: number): number {
 /**
  * CPU time so far in ms with nanosecond resolution: the on-CPU time of every thread
  * (/proc/<pid>/task/<tid>/schedstat, first field). utime + stime count in clock ticks (10 ms),
- * too coarse for a floor process that uses 40 ms in a 10 s window. Falls back to cpuMs().
+ * too coarse for a floor process that uses 40 ms in a 10 s window. Falls back to statCpuMs().
  */
-export function cpuPreciseMs(pid: number): number {
+export function cpuMs(pid: number): number {
   try {
     let ns = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -50,7 +49,7 @@ export function cpuPreciseMs(pid: number): number {
     }
     return ns / 1e6;
   } catch {
-    return cpuMs(pid);
+    return statCpuMs(pid);
   }
 }
 
@@ -84,77 +83,23 @@ export function childPids(comm: string, parent = process.pid): number[] {
   return out;
 }
 
+/** The output a benchmark process keeps: its tail, so a long run does not grow. */
 const MAX_LOG = 64 * 1024;
 
-/** A child process with its output kept (the last 64 KB) for error messages and log waits. */
-export class Proc {
-  log = '';
-  readonly exited: Promise<number | null>;
-  private readonly killOnExit = (): void => {
-    this.child.kill('SIGKILL');
-  };
-
-  private constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-  ) {
-    const keep = (d: Buffer): void => {
-      this.log += d.toString();
-      if (this.log.length > MAX_LOG) this.log = this.log.slice(-MAX_LOG / 2);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    process.once('exit', this.killOnExit);
-  }
-
-  /** Start `node [flags] <script> ...args` without tsx and without inherited NODE_OPTIONS. */
-  static node(name: string, script: string, args: string[], opts: { cwd?: string; stdin?: boolean; nodeFlags?: string[] } = {}): Proc {
-    const env = { ...process.env };
-    delete env['NODE_OPTIONS'];
-    const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), script, ...args], {
-      cwd: opts.cwd,
-      env,
-      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
-    return new Proc(name, child);
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** CPU ms so far (all threads, ns resolution: cpuPreciseMs). */
-  cpuMs(): number {
-    return cpuPreciseMs(this.pid);
-  }
-
-  /** CPU ms so far as utime + stime say (10 ms ticks), the cross-check. */
-  statCpuMs(): number {
-    return cpuMs(this.pid);
-  }
-
-  memory(): Memory {
-    return memory(this.pid);
-  }
-
-  /** Wait (bounded) for a line of output matching `re`. */
-  async waitLog(re: RegExp, timeoutMs = 10_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!re.test(this.log)) {
-      if (!this.running) throw new Error(`${this.name} exited (${this.child.exitCode}) before printing ${re}:\n${this.log.slice(-2000)}`);
-      if (Date.now() > end) throw new Error(`${this.name} did not print ${re} within ${timeoutMs} ms:\n${this.log.slice(-2000)}`);
-      await sleep(5);
-    }
-  }
-
-  /** SIGTERM, then SIGKILL after 2 s; bounded. */
-  async stop(): Promise<void> {
-    await stopChild(this.child);
-    process.removeListener('exit', this.killOnExit);
-  }
+/** Start `node [flags] <script> ...args` without tsx and without inherited NODE_OPTIONS. */
+export function nodeProc(
+  name: string,
+  script: string,
+  args: string[],
+  opts: { cwd?: string; stdin?: boolean; nodeFlags?: string[] } = {},
+): Proc {
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  return Proc.spawn(name, process.execPath, [...(opts.nodeFlags ?? []), script, ...args], {
+    cwd: opts.cwd,
+    env,
+    stdin: opts.stdin,
+    maxLog: MAX_LOG,
+    graceMs: 1000,
+  });
 }

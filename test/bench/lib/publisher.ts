@@ -6,7 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { bounded, sleep } from '../../dbus/helpers.js';
+import { bounded, sleep } from '../../support/wait.js';
 
 function remainingLength(n: number): number[] {
   const out: number[] = [];

@@ -7,15 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDbusDaemon, type DbusDaemon } from '../../support/dbus-daemon.js';
 import { startMosquitto, type Broker } from '../../support/mosquitto.js';
+import { BusClient } from '../../support/bus-client.js';
 import { repoRoot } from '../../support/paths.js';
-import { sleep } from '../../dbus/helpers.js';
+import type { Proc } from '../../support/process.js';
+import { sleep } from '../../support/wait.js';
 import type { Build } from './build.js';
-import { BusReader, serviceOf } from './bus.js';
-import { childPids, cpuPreciseMs, Proc } from './proc.js';
+import { childPids, cpuMs, nodeProc } from './proc.js';
 import { Publisher, publishPacket } from './publisher.js';
 
+/** The bus name of the benchmark battery `name`. */
+export const serviceOf = (name: string): string => `com.victronenergy.battery.vbat_${name}`;
+
 export class World {
-  reader!: BusReader;
+  /** Records no signals (a long run must not grow); measurements listen with onSignal. */
+  reader!: BusClient;
   pub!: Publisher;
   private readonly procs: Proc[] = [];
   private readonly tmp = mkdtempSync(join(tmpdir(), 'vbat-bench-'));
@@ -37,7 +42,7 @@ export class World {
     }
     const w = new World(build, bus, broker);
     try {
-      w.reader = await BusReader.connect(bus.address);
+      w.reader = await BusClient.connect(bus.address, { record: false });
       w.pub = await Publisher.connect(broker.port);
     } catch (e) {
       await w.stop();
@@ -48,7 +53,7 @@ export class World {
 
   /** `vbat run` (compiled, or `script`: the release bundle) on this world's bus and broker. */
   vbat(args: string[], script = this.build.vbatMain): Proc {
-    const p = Proc.node('vbat', script, ['run', '--bus', this.bus.address, ...args], { cwd: repoRoot, nodeFlags: this.build.nodeFlags });
+    const p = nodeProc('vbat', script, ['run', '--bus', this.bus.address, ...args], { cwd: repoRoot, nodeFlags: this.build.nodeFlags });
     this.procs.push(p);
     return p;
   }
@@ -70,7 +75,7 @@ export class World {
     const args = ['--broker', this.broker.url, '--bus', this.bus.address];
     for (const t of topics) args.push('--topic', t);
     for (const n of names) args.push('--name', n);
-    const p = Proc.node('floor', this.build.floorProcess, args, { stdin: true, nodeFlags: this.build.nodeFlags });
+    const p = nodeProc('floor', this.build.floorProcess, args, { stdin: true, nodeFlags: this.build.nodeFlags });
     this.procs.push(p);
     return p;
   }
@@ -94,7 +99,7 @@ export class World {
   /** CPU ms used so far by the broker and the bus daemon (where the rest of the time goes). */
   infraCpuMs(): { mosquitto: number; dbusDaemon: number } {
     const m = childPids('mosquitto');
-    return { mosquitto: m.length ? cpuPreciseMs(m[0]!) : NaN, dbusDaemon: cpuPreciseMs(this.bus.pid) };
+    return { mosquitto: m.length ? cpuMs(m[0]!) : NaN, dbusDaemon: cpuMs(this.bus.pid) };
   }
 
   async stopProc(p: Proc): Promise<void> {
