@@ -1,11 +1,11 @@
 /** `vbat demo` as a newcomer runs it: a child process, Ctrl-C (SIGINT), nothing left behind. */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli, spawnCli } from '../support/cli.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
+import { portOpen } from '../support/mosquitto.js';
 import type { Proc } from '../support/process.js';
 import { bounded } from '../support/wait.js';
 
@@ -28,16 +28,6 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-const portOpen = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 
 describe('vbat demo', () => {
   test('shows a connected battery within seconds; SIGINT cleans up everything and exits 0', async () => {

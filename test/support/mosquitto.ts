@@ -95,20 +95,24 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
   };
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 async function waitForPort(port: number, timeoutMs: number, failed: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const why = failed();
     if (why) throw new Error(why);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createConnection({ port, host: '127.0.0.1' });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await portOpen(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);

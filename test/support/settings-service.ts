@@ -7,6 +7,7 @@
  * PropertiesChanged when it changes.
  */
 import { Message, MessageType, Variant, sessionBus, type MessageBus } from 'dbus-next';
+import { bounded } from './wait.js';
 
 export interface FakeSettings {
   readonly values: Map<string, string | number>;
@@ -17,13 +18,7 @@ export interface FakeSettings {
 export async function startSettingsService(address: string, initial: Record<string, string | number> = {}): Promise<FakeSettings> {
   const bus: MessageBus = sessionBus({ busAddress: address });
   bus.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('settings service: no connection')), 5000);
-    bus.once('connect', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
+  await bounded(new Promise<void>((resolve) => bus.once('connect', () => resolve())), 'settings service connect');
   const values = new Map<string, string | number>(Object.entries(initial));
   const calls: string[] = [];
   const variant = (v: string | number) =>
