@@ -8,11 +8,9 @@ import { Variant, type Message } from 'dbus-next';
 import { startService, type BusItemService } from '../../src/dbus/index.js';
 import type { Frame, ItemState } from '../../src/venus/types.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
-import { BusClient, IFACE } from '../support/bus-client.js';
+import { BusClient, IFACE, type ItemsChanged } from '../support/bus-client.js';
 import { sleep, waitFor } from '../support/wait.js';
 import { batteryItems, uniqueServiceName } from './helpers.js';
-
-type ItemsDict = Record<string, { Value: Variant; Text: Variant }>;
 
 const TYPES: Record<string, string> = Object.fromEntries(batteryItems().map((d) => [d.path, d.type]));
 
@@ -34,9 +32,9 @@ after(async () => {
   await daemon?.stop();
 });
 
-const getItems = async (): Promise<{ msg: Message; items: ItemsDict }> => {
+const getItems = async (): Promise<{ msg: Message; items: ItemsChanged }> => {
   const msg = await client.call(NAME, '/', 'GetItems');
-  return { msg, items: msg.body[0] as ItemsDict };
+  return { msg, items: msg.body[0] as ItemsChanged };
 };
 
 /** ItemsChanged signals from our service received after `since`. */
@@ -241,7 +239,7 @@ describe('apply → ItemsChanged', () => {
       ['/History/Counter', { value: 7n as unknown as number, text: '7' }], // BigInt normalised
     ]);
     assert.equal(n, 5);
-    const body = itemsChanged(since)[0]!.body[0] as ItemsDict;
+    const body = itemsChanged(since)[0]!.body[0] as ItemsChanged;
     assert.deepEqual(body['/Dc/0/Voltage']!.Value, new Variant('d', 53));
     for (const p of ['/Dc/0/Power', '/Soc', '/TimeToGo']) {
       assert.deepEqual(body[p], { Value: new Variant('ai', []), Text: new Variant('s', '---') }, p);
