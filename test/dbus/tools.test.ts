@@ -9,7 +9,8 @@ import { startService, type BusItemService } from '../../src/dbus/index.js';
 import { startDbusDaemon, type DbusDaemon } from '../support/dbus-daemon.js';
 import { IFACE } from '../support/bus-client.js';
 import { waitFor } from '../support/wait.js';
-import { batteryItems, dbusSend, gdbusCall, Monitor, runTool, uniqueServiceName } from './helpers.js';
+import { dbusSend, gdbusCall, Monitor, runTool } from '../support/dbus-tools.js';
+import { batteryItems, uniqueServiceName } from './helpers.js';
 
 let daemon: DbusDaemon;
 let svc: BusItemService;

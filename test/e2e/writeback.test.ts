@@ -9,8 +9,10 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { fixture } from '../support/paths.js';
-import { bounded, dbusSend, gdbusCall, sleep } from '../dbus/helpers.js';
-import { World, type Daemon } from './harness.js';
+import { dbusSend, gdbusCall } from '../support/dbus-tools.js';
+import type { Proc } from '../support/process.js';
+import { bounded, sleep } from '../support/wait.js';
+import { World } from './harness.js';
 
 const SVC = 'com.victronenergy.battery.vbat_jkw';
 const COMMANDS = 'jk-bms/switch/+/command';
@@ -36,7 +38,7 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
 
 describe('write-back end to end (ESPHome JK-BMS mapping)', { concurrency: false }, () => {
   const w = new World();
-  let d: Daemon;
+  let d: Proc;
   let sub: { client: MqttClient; seen: string[] };
   const capture = JSON.parse(readFileSync(fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'), 'utf8')) as Record<string, string>;
   const gdbusSet = async (path: string, variant: string) => gdbusCall(w.bus.address, SVC, path, 'SetValue', variant);

@@ -10,13 +10,13 @@
  * libraries; without them the tests skip, or fail when CI=true.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, openSync, readSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Daemon, World } from '../e2e/harness.js';
+import { LOG_WAIT_MS, World } from '../e2e/harness.js';
 import { fixture } from '../support/paths.js';
+import { Proc } from '../support/process.js';
 import { buildRelease, cleanEnv, runCommand, type Release } from './release.js';
 
 const VERSIONS = ['18.20.4', '20.11.0'];
@@ -56,7 +56,7 @@ describe('the release bundle on armv7l Node 18 and 20 (qemu-arm)', { skip, concu
   let rel: Release;
   let vbat: string;
   const w = new World();
-  const daemons: Daemon[] = [];
+  const daemons: Proc[] = [];
   const hostChecks: string[] = [];
   before(async () => {
     rel = buildRelease('armv7l');
@@ -115,12 +115,11 @@ describe('the release bundle on armv7l Node 18 and 20 (qemu-arm)', { skip, concu
           '',
         ].join('\n'),
       );
-      const child = spawn('qemu-arm', qemu(v, ['run', '--config', cfg]), {
+      const d = Proc.spawn(`vbat run (Node ${v}, qemu-arm)`, 'qemu-arm', qemu(v, ['run', '--config', cfg]), {
         cwd: rel.tmp,
         env: cleanEnv(),
-        stdio: ['ignore', 'pipe', 'pipe'],
+        waitMs: LOG_WAIT_MS,
       });
-      const d = new Daemon(child);
       daemons.push(d);
       await d.waitLog(/subscribed to arm\//, QEMU_MS);
       await w.publish(`arm/${name}`, readFileSync(fixture('seed', 'seed-full.json'), 'utf8'));
