@@ -8,13 +8,15 @@
  *                 [-- --node-flags "..."]   (default: the flags service/run gives vbat on a device)
  *
  * Groups (one file each): mapping, dbus (D-Bus emission), memory (start-up and RSS; --long adds
- * 1M payloads), latency (end to end at 20 Hz), throughput, scale (16 batteries). --quick is a
+ * 1M payloads), latency (end to end at 20 Hz), throughput, scale (16 batteries), device (the
+ * release bundle as a GX runs it: CPU per message at 1 and 20 Hz, idle, RssAnon, ESPHome). --quick is a
  * smoke run (a tenth of the messages; figures not comparable). See test/bench/README.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDbus } from './dbus-emit.js';
+import { runDevice } from './device.js';
 import { runLatency } from './e2e-latency.js';
 import { build, RESULTS_DIR, type Build } from './lib/build.js';
 import { machine, versions } from './lib/env.js';
@@ -43,6 +45,7 @@ const GROUPS: Record<string, { run: Group; processes: boolean }> = {
   latency: { run: runLatency, processes: true },
   throughput: { run: runThroughput, processes: true },
   scale: { run: runScale, processes: true },
+  device: { run: runDevice, processes: true },
 };
 
 interface SummaryRow {

@@ -58,12 +58,14 @@ export interface Memory {
   rssMb: number;
   /** Peak resident set size, MB. */
   hwmMb: number;
+  /** Private (anonymous) resident memory, MB: what the process costs beyond shared files. */
+  rssAnonMb: number;
 }
 
 export function memory(pid: number): Memory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024, rssAnonMb: kb('RssAnon') / 1024 };
 }
 
 /** Pids of this process's children running `comm` (e.g. the private mosquitto). */
