@@ -3,6 +3,8 @@
  * values within its timeout (a rejected or empty message, or a retained one, delivers nothing). A
  * battery is live only while every required source is fresh; an optional source going stale only
  * loses its own values (which expire from the document by themselves, see input/store.ts).
+ * A source whose availability topic said `offline` is stale at once and stays so, whatever data
+ * arrives, until the topic says `online` again; `online` itself makes nothing fresh.
  * Pure bookkeeping with times handed in, so it is tested without timers.
  */
 import type { Source } from '../config/index.js';
@@ -12,13 +14,35 @@ export interface SourceState extends Source {
   /** When the source last delivered values; -Infinity before the first. */
   lastFresh: number;
   stale: boolean;
+  /** Its availability topic last said offline. */
+  offline: boolean;
 }
 
 export class Freshness {
   readonly sources: SourceState[];
 
   constructor(sources: Source[]) {
-    this.sources = sources.map((s) => ({ ...s, lastFresh: -Infinity, stale: true }));
+    this.sources = sources.map((s) => ({ ...s, lastFresh: -Infinity, stale: true, offline: false }));
+  }
+
+  /** The source whose availability topic this is (exact match: availability topics have no wildcards). */
+  availabilityOf(topic: string): SourceState | undefined {
+    return this.sources.find((s) => s.availability && s.availability.topic === topic);
+  }
+
+  /** Availability says offline: stale now. True when it was not offline already. */
+  setOffline(source: SourceState): boolean {
+    const changed = !source.offline;
+    source.offline = true;
+    source.stale = true;
+    return changed;
+  }
+
+  /** Availability says online: data from it counts again (it is fresh only once data comes). True when it was offline. */
+  setOnline(source: SourceState): boolean {
+    const changed = source.offline;
+    source.offline = false;
+    return changed;
   }
 
   /** The source a topic belongs to (the first whose filter matches). */
@@ -27,6 +51,7 @@ export class Freshness {
   }
 
   markFresh(source: SourceState, now: number): void {
+    if (source.offline) return;
     source.lastFresh = now;
     source.stale = false;
   }
@@ -43,7 +68,7 @@ export class Freshness {
     return expired;
   }
 
-  /** Every source stale (the battery went stale and forgot its data). */
+  /** Every source stale (the battery went stale and forgot its data); what availability said is kept. */
   reset(): void {
     for (const s of this.sources) s.stale = true;
   }

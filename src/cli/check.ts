@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { FileProblemsError, UsageError, type Problem } from '../errors.js';
+import { defaultAvailability } from '../battery/sources.js';
 import { DocumentBuilder, topicMatches } from '../input/index.js';
 import {
   commandPayload,
@@ -181,9 +182,11 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
   const topic = opts.topic ?? mapping.input.topic ?? '#';
   const builder = new DocumentBuilder({ input: mapping.input, topics: [topic] });
   const messages = captureMessages(text) ?? [[syntheticTopic(topic), text]];
+  // As `vbat run` does: the availability topic's messages are not data (and not refused).
+  const availability = defaultAvailability(topic, mapping);
   let doc: unknown;
   for (const [t, payload] of messages) {
-    if (!topicMatches(topic, t)) {
+    if (!topicMatches(topic, t) || (availability && availability.topic === t)) {
       result.ignored++;
       continue;
     }

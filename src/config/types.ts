@@ -24,12 +24,24 @@ export interface MqttConfig {
   maxPayloadBytes: number;
 }
 
-export type SourceConfig = string | { topic: string; timeout?: number; required?: boolean };
+/** An availability (birth / last-will) topic and its payloads. */
+export interface Availability {
+  topic: string;
+  online: string;
+  offline: string;
+}
+
+export type AvailabilityConfig = false | { topic: string; online?: string; offline?: string };
+
+export type SourceConfig =
+  string | { topic: string; timeout?: number; required?: boolean; availability?: AvailabilityConfig; venus?: boolean };
 
 export interface BatteryFileConfig {
   name: string;
   topic?: string;
   topics?: SourceConfig[];
+  availability?: AvailabilityConfig;
+  venus?: boolean;
   mapping?: string;
   variables?: Record<string, unknown>;
   instance: number;
@@ -55,6 +67,10 @@ export interface Source {
   topic: string;
   timeout: number;
   required: boolean;
+  /** false: none; undefined: the mapping's input.availability, if any (resolved by the battery). */
+  availability?: Availability | false;
+  /** Venus OS MQTT (dbus-flashmq): keepalive, and empty/null payloads remove values. */
+  venus?: boolean;
 }
 
 /** A battery ready to run: paths resolved, defaults filled, password read. */

@@ -139,13 +139,30 @@ export class LeafStore {
     if (now < this.nextExpiry) return false;
     const saved = this.undo;
     this.undo = undefined;
+    const { dropped, next } = this.dropWhere((f) => f.expiresAt <= now);
+    this.nextExpiry = next;
+    this.undo = saved;
+    return dropped;
+  }
+
+  /**
+   * Drop every leaf a topic matching `fromTopic` delivered (a source went offline, a Venus path
+   * vanished); true when anything was dropped. Undoable inside a transaction.
+   */
+  dropFrom(fromTopic: (topic: string) => boolean): boolean {
+    // nextExpiry stays as it is: a rollback may bring the dropped leaves back.
+    return this.dropWhere((f) => fromTopic(f.topic)).dropped;
+  }
+
+  /** Remove the leaves `drop` picks and the branches left empty; `next`: the earliest expiry kept. */
+  private dropWhere(drop: (leaf: LeafInfo) => boolean): { dropped: boolean; next: number } {
     let next = Infinity;
     let dropped = false;
     const walk = (doc: Tree, info: Tree): void => {
       for (const k of Object.keys(info)) {
         const f = info[k];
         if (f instanceof LeafInfo) {
-          if (f.expiresAt <= now) {
+          if (drop(f)) {
             this.put(doc, k, undefined, false);
             this.put(info, k, undefined, false, true);
             dropped = true;
@@ -160,9 +177,7 @@ export class LeafStore {
       }
     };
     walk(this.doc, this.info);
-    this.nextExpiry = next;
-    this.undo = saved;
-    return dropped;
+    return { dropped, next };
   }
 
   /** Forget everything (the battery went stale: it is rebuilt only from data that comes after). */

@@ -161,3 +161,49 @@ test('a missing TLS file refuses the config at start-up with its line; present o
   );
   assert.equal(loadConfig(ok).mqtt.ca, join(dir, 'ca.pem'));
 });
+
+test('availability: payload defaults filled in; a wildcard, or availability beside topics, refused with its line', () => {
+  const ok = loadConfig(
+    file(
+      'avail.yaml',
+      `batteries:
+  - name: a
+    topic: esp/#
+    availability: {topic: esp/status}
+  - name: b
+    instance: 101
+    topics:
+      - {topic: t/1/#, availability: {topic: tele/t1/LWT, online: Online, offline: Offline}}
+      - {topic: t/2/#, availability: false, venus: false}
+`,
+    ),
+  );
+  assert.deepEqual(ok.batteries[0]!.sources[0]!.availability, { topic: 'esp/status', online: 'online', offline: 'offline' });
+  assert.deepEqual(ok.batteries[1]!.sources[0]!.availability, { topic: 'tele/t1/LWT', online: 'Online', offline: 'Offline' });
+  assert.equal(ok.batteries[1]!.sources[1]!.availability, false);
+  assert.equal(ok.batteries[1]!.sources[1]!.venus, false);
+  const bad = problems(() =>
+    loadConfig(
+      file(
+        'avail-bad.yaml',
+        `batteries:
+  - name: a
+    topic: esp/#
+    availability: {topic: esp/+/status}
+  - name: b
+    instance: 101
+    availability: {topic: x/status}
+    topics: [t/1]
+`,
+      ),
+    ),
+  );
+  assert.ok(
+    bad.some((p) => /avail-bad\.yaml:4: .*availability topic is one topic, without \+ or #/.test(p)),
+    bad.join('\n'),
+  );
+  assert.ok(
+    bad.some((p) => /avail-bad\.yaml:7: .*give availability per entry of topics/.test(p)),
+    bad.join('\n'),
+  );
+});
