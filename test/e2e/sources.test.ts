@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Message, Variant } from 'dbus-next';
+import mqtt, { type MqttClient } from 'mqtt';
 import { fixture } from '../support/paths.js';
-import { Client, sleep } from '../dbus/helpers.js';
+import { bounded, Client, sleep } from '../dbus/helpers.js';
 import { World } from './harness.js';
 
 const SVC = (name: string) => `com.victronenergy.battery.vbat_${name}`;
@@ -21,6 +22,36 @@ function itemsChanged(client: Client, sender: string, since: number): Changes[] 
     .filter((m: Message) => m.member === 'ItemsChanged' && m.sender === sender)
     .map((m) => m.body[0] as Changes);
 }
+
+/**
+ * A stand-in for dbus-flashmq: records every keepalive and answers one with the battery's
+ * JsonData, as flashmq publishes its topics only while kept alive.
+ */
+class FakeFlashmq {
+  readonly keepalives: { t: number; topic: string; payload: string }[] = [];
+  private constructor(private readonly client: MqttClient) {}
+
+  static async start(url: string, answer: (portal: string, payload: string) => [string, string] | undefined): Promise<FakeFlashmq> {
+    const client = mqtt.connect(url, { reconnectPeriod: 200 });
+    client.on('error', () => undefined);
+    await bounded(new Promise<void>((r) => client.once('connect', () => r())), 'fake flashmq connect');
+    await bounded(client.subscribeAsync('R/+/keepalive'), 'subscribe R/+/keepalive');
+    const f = new FakeFlashmq(client);
+    client.on('message', (topic, payload) => {
+      f.keepalives.push({ t: Date.now(), topic, payload: payload.toString() });
+      const reply = answer(topic.split('/')[1]!, payload.toString());
+      if (reply) void client.publishAsync(reply[0], reply[1]);
+    });
+    return f;
+  }
+
+  stop(): void {
+    this.client.end(true);
+  }
+}
+
+const JSONDATA = (soc: number) =>
+  JSON.stringify({ value: JSON.stringify({ Dc: { '0': { Voltage: 53.1, Current: 2 } }, Soc: soc, Info: { MaxChargeCurrent: 90 } }) });
 
 describe('sources end to end', { concurrency: false }, () => {
   const w = new World();
@@ -40,8 +71,12 @@ describe('sources end to end', { concurrency: false }, () => {
     const d = w.vbat(['--broker', w.broker.url, '--topic', 'jk-e2e/#', '--mapping', 'mappings/esphome-jk-bms.yaml', '--name', 'lwt']);
     await d.waitLog(/subscribed to jk-e2e\/#/);
     for (const [topic, payload] of Object.entries(capture)) await w.publish(topic.replace(/^jk-bms\//, 'jk-e2e/'), payload);
-    const before = await w.until(SVC('lwt'), (i) => i['/Connected']!.value === 1, 'connected from the capture');
-    assert.equal(typeof before['/Info/MaxChargeCurrent']!.value, 'number');
+    const before = await w.until(
+      SVC('lwt'),
+      (i) => i['/Connected']!.value === 1 && typeof i['/Info/MaxChargeCurrent']!.value === 'number',
+      'connected from the whole capture, limits on the bus',
+    );
+    assert.ok(before['/Info/MaxChargeVoltage']!.value !== null);
     const owner = (await w.nameOwner(SVC('lwt')))!;
     const since = signals.signals.length;
     const t0 = Date.now();
@@ -61,5 +96,80 @@ describe('sources end to end', { concurrency: false }, () => {
     assert.equal(items['/Connected']!.value, 0);
     assert.equal(items['/Soc']!.value, null);
     await d.stop();
+  });
+
+  test('Venus OS MQTT, portal id given: a keepalive on R/<portal>/keepalive within 5 s of start and again and again after', async () => {
+    const flashmq = await FakeFlashmq.start(w.broker.url, (portal) => [`N/${portal}/battery/512/JsonData`, JSONDATA(70)]);
+    try {
+      const t0 = Date.now();
+      // --timeout 4: keepalives every 2 s (half the timeout) instead of 30 s, so the repeat is seen quickly.
+      const d = w.vbat([
+        '--broker',
+        w.broker.url,
+        '--topic',
+        'N/c0ffee01/battery/512/JsonData',
+        '--mapping',
+        'mappings/serialbattery-jsondata.yaml',
+        '--name',
+        'gx',
+        '--timeout',
+        '4',
+      ]);
+      const end = t0 + 5000;
+      while (!flashmq.keepalives.length && Date.now() < end) await sleep(20);
+      assert.ok(flashmq.keepalives.length, `a keepalive within 5 s; log:\n${d.log}`);
+      assert.deepEqual(flashmq.keepalives[0]!.topic, 'R/c0ffee01/keepalive');
+      assert.equal(flashmq.keepalives[0]!.payload, '', 'the first asks for a full republish');
+      const items = await w.until(SVC('gx'), (i) => i['/Connected']!.value === 1, 'connected from what the keepalive woke');
+      assert.equal(items['/Soc']!.value, 70);
+      const until = Date.now() + 6000;
+      while (flashmq.keepalives.length < 3 && Date.now() < until) await sleep(50);
+      assert.ok(flashmq.keepalives.length >= 3, `keepalives keep coming: ${flashmq.keepalives.length}`);
+      for (let i = 1; i < flashmq.keepalives.length; i++) {
+        const gap = flashmq.keepalives[i]!.t - flashmq.keepalives[i - 1]!.t;
+        assert.ok(gap < 60_000 && gap < 4000, `gap ${gap} ms`);
+      }
+      await w.until(SVC('gx'), (i) => i['/Connected']!.value === 1 && i['/Vbat/MessageAge']!.value === 0, 'kept fresh by the answers');
+      await d.stop();
+    } finally {
+      flashmq.stop();
+    }
+  });
+
+  test('Venus OS MQTT, portal id +: learned from the retained N/<portal>/system/0/Serial, keepalive within 5 s', async () => {
+    await w.publish('N/beef0042/system/0/Serial', { value: 'beef0042' }, { retain: true });
+    const flashmq = await FakeFlashmq.start(w.broker.url, (portal) => [`N/${portal}/battery/512/JsonData`, JSONDATA(71)]);
+    try {
+      const t0 = Date.now();
+      const d = w.vbat([
+        '--broker',
+        w.broker.url,
+        '--topic',
+        'N/+/battery/512/JsonData',
+        '--mapping',
+        'mappings/serialbattery-jsondata.yaml',
+        '--name',
+        'gxplus',
+      ]);
+      while (!flashmq.keepalives.length && Date.now() - t0 < 5000) await sleep(20);
+      assert.ok(flashmq.keepalives.length, `a keepalive within 5 s; log:\n${d.log}`);
+      assert.equal(flashmq.keepalives[0]!.topic, 'R/beef0042/keepalive');
+      await d.waitLog(/portal id beef0042/);
+      const items = await w.until(SVC('gxplus'), (i) => i['/Connected']!.value === 1, 'connected');
+      assert.equal(items['/Soc']!.value, 71);
+      // The service vanishes on the GX: flashmq sends an empty payload; stale at once.
+      await w.publish('N/beef0042/battery/512/JsonData', '');
+      await w.until(
+        SVC('gxplus'),
+        (i) => i['/Connected']!.value === 0 && i['/Info/MaxChargeCurrent']!.value === null,
+        'stale at once',
+        2000,
+      );
+      assert.doesNotMatch(d.log, /bad message/);
+      await d.stop();
+    } finally {
+      flashmq.stop();
+      await w.publish('N/beef0042/system/0/Serial', '', { retain: true });
+    }
   });
 });
