@@ -10,6 +10,7 @@ import { loadMapping, type CompiledMapping } from '../mapping/index.js';
 import { MqttSource, VenusKeepalive } from '../mqtt/index.js';
 import { Battery } from './battery.js';
 import { SettingsIdentity } from './settings.js';
+import { isVenusTopic } from './sources.js';
 import { DbusSink } from './sink.js';
 
 export function createBatteries(config: RunConfig, log: Logger, settings?: SettingsClient): Battery[] {
@@ -29,7 +30,7 @@ export function createBatteries(config: RunConfig, log: Logger, settings?: Setti
       identityStore: settings ? new SettingsIdentity(settings, b.name, blog) : undefined,
       openSource: (topics, onMessage, sources) => {
         // Venus OS's own MQTT publishes nothing without a keepalive: vbat sends it itself.
-        const venus = sources.filter((s) => s.venus);
+        const venus = sources.filter((s) => s.venus && isVenusTopic(s.topic));
         const keepalive = venus.length
           ? new VenusKeepalive({
               filters: venus.map((s) => s.topic),

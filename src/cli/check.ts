@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { FileProblemsError, UsageError, type Problem } from '../errors.js';
-import { defaultAvailability } from '../battery/sources.js';
+import { defaultAvailability, isVenusTopic } from '../battery/sources.js';
 import { DocumentBuilder, topicMatches } from '../input/index.js';
 import {
   commandPayload,
@@ -190,7 +190,7 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
       result.ignored++;
       continue;
     }
-    const accepted = builder.accept(t, payload);
+    const accepted = builder.accept(t, payload, Infinity, isVenusTopic(topic));
     if (accepted.ok) doc = accepted.doc;
     else result.refused.push({ topic: t, reason: accepted.reason });
   }

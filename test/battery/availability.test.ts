@@ -180,3 +180,22 @@ test('not a Venus OS source: an empty payload is a rejected message, as before',
   assert.equal(r.value('/Connected'), 1);
   assert.equal(rejected(r), 1);
 });
+
+test('the shipped Venus OS battery mirror: the capture connects; an empty payload (service gone) is stale at once', async () => {
+  const venus = JSON.parse(readFileSync(fixture('foreign', 'venus-battery', 'mqtt-capture.json'), 'utf8')) as Record<string, string>;
+  const r = await rig({ mapping: loadMapping(mappingFile('venus-battery.yaml')), topic: 'N/+/battery/512/#' });
+  await r.send(...Object.entries(venus).map(([topic, payload]) => ({ topic, payload })));
+  assert.equal(r.value('/Connected'), 1);
+  assert.equal(r.value('/Info/MaxChargeCurrent'), 74);
+  await r.send({ topic: 'N/d41243b5e5f7/battery/512/Info/MaxChargeCurrent', payload: '{"value":null}' });
+  assert.equal(r.value('/Info/MaxChargeCurrent'), null);
+  assert.equal(r.value('/Connected'), 1);
+  await r.send(
+    ...Object.keys(venus)
+      .filter((t) => t.includes('/battery/512/'))
+      .map((topic) => ({ topic, payload: '' })),
+  );
+  assert.equal(r.value('/Connected'), 0);
+  for (const p of LIMITS) assert.equal(r.value(p), null);
+  assert.equal(rejected(r), 0);
+});

@@ -138,3 +138,17 @@ test('check --set without a payload: refusals carry the reply code and make the 
   const usage = await runCli(['check', mappingFile('default.yaml'), '--set', 'Soc']);
   assert.equal(usage.code, 2);
 });
+
+test("another GX device's battery service, mirrored path by path from Venus OS's MQTT", async () => {
+  const { out, get, rows } = await checkJson('venus-battery.yaml', fixture('foreign', 'venus-battery', 'mqtt-capture.json'));
+  assert.equal(out.payloads[0].ignored, 4, 'Serial, heartbeat, full_publish_completed and the solar charger are not the battery');
+  assert.deepEqual(out.payloads[0].refused, []);
+  assert.equal(get('/Dc/0/Voltage').value, 52.31);
+  assert.equal(get('/Dc/0/Current').value, -12.4);
+  assert.equal(get('/Info/MaxChargeCurrent').text, '74.0A');
+  assert.equal(get('/System/MinVoltageCellId').value, '2-13');
+  assert.equal(get('/System/NrOfModulesOnline').type, 'i');
+  assert.equal(get('/Capacity').value, null, '{"value": null} is invalid');
+  assert.equal(get('/Alarms/FuseBlown').value, null);
+  assert.ok(!rows.some((r) => r.path === '/ProductName'), "identity paths are vbat's own");
+});
