@@ -61,6 +61,8 @@ export interface BatteryOptions {
 /** At most this many messages wait while one batch is processed; older ones are dropped. */
 const MAX_PENDING = 10_000;
 const TICK_MS = 1000;
+/** Distinct colliding keys reported per battery. */
+const MAX_COLLISIONS = 10;
 /** How often the log gets a one-line summary of the counters (in ticks). */
 const SUMMARY_TICKS = 600;
 /**
@@ -110,6 +112,7 @@ export class Battery {
   /** Whether the document is built from many messages (see gathering()). */
   private readonly gathers: boolean;
   private ticks = 0;
+  private readonly collisions = new Set<string>();
   private summarized = { accepted: 0, rejected: 0 };
 
   constructor(private readonly opts: BatteryOptions) {
@@ -125,6 +128,7 @@ export class Battery {
       input: mapping.input,
       topics: sources.map((s) => s.topic),
       maxPayloadBytes: opts.maxPayloadBytes,
+      onCollision: (keys, previous, topic) => this.collision(keys, previous, topic),
     });
     this.evaluator = new Evaluator(mapping, config.variables);
     this.identity = { instance: config.instance, customName: config.customName };
@@ -428,6 +432,16 @@ export class Battery {
     this.documents.clear();
     this.freshness.reset();
     this.dirty = false;
+  }
+
+  /** Reported once per key (at most MAX_COLLISIONS keys): a configuration mistake, not bad input. */
+  private collision(keys: readonly string[], previous: string, topic: string): void {
+    const key = keys.join('.');
+    if (this.collisions.has(key) || this.collisions.size >= MAX_COLLISIONS) return;
+    this.collisions.add(key);
+    this.log.warn(
+      `key collision: ${previous} and ${topic} both write the document key ${key}; their values overwrite each other. Give each source its own keys (a tree filter without # keys by every topic level), or one battery per source`,
+    );
   }
 
   private reject(reason: string, key: string): void {

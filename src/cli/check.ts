@@ -70,6 +70,8 @@ export interface CheckedPayload {
   refused: { topic: string; reason: string }[];
   /** Messages of a capture on topics the battery would not subscribe to. */
   ignored: number;
+  /** Document keys written by two topics (their values would overwrite each other). */
+  collisions: string[];
   missingRequired: string[];
   paths: CheckedPath[];
   /** The `--set` SetValues against this payload's document. */
@@ -109,11 +111,14 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
       file: '(no payload: empty document)',
       refused: [],
       ignored: 0,
+      collisions: [],
       missingRequired: [],
       paths: [],
       sets: await checkSets(mapping, {}, opts),
     });
-  const ok = payloads.every((p) => !p.error && p.missingRequired.length === 0 && p.sets.every((s) => s.code === 0));
+  const ok = payloads.every(
+    (p) => !p.error && p.missingRequired.length === 0 && p.collisions.length === 0 && p.sets.every((s) => s.code === 0),
+  );
   const variables = { ...mapping.variables, ...opts.variables };
   const writable = mapping.paths
     .filter((p) => p.writable)
@@ -172,7 +177,7 @@ async function checkSets(mapping: CompiledMapping, doc: unknown, opts: CheckOpti
 }
 
 async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckOptions): Promise<CheckedPayload> {
-  const result: CheckedPayload = { file, refused: [], ignored: 0, missingRequired: [], paths: [], sets: [] };
+  const result: CheckedPayload = { file, refused: [], ignored: 0, collisions: [], missingRequired: [], paths: [], sets: [] };
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -180,7 +185,17 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
     return { ...result, error: `cannot read: ${(err as Error).message}` };
   }
   const topic = opts.topic ?? mapping.input.topic ?? '#';
-  const builder = new DocumentBuilder({ input: mapping.input, topics: [topic] });
+  const seen = new Set<string>();
+  const builder = new DocumentBuilder({
+    input: mapping.input,
+    topics: [topic],
+    onCollision: (keys, previous, t) => {
+      const key = keys.join('.');
+      if (seen.has(key)) return;
+      seen.add(key);
+      result.collisions.push(`${key}: written by ${previous} and ${t}`);
+    },
+  });
   const messages = captureMessages(text) ?? [[syntheticTopic(topic), text]];
   // As `vbat run` does: the availability topic's messages are not data (and not refused).
   const availability = defaultAvailability(topic, mapping);
@@ -277,7 +292,7 @@ export const CHECK_COMMAND = {
     },
   },
   notes: [
-    'Exit status: 0 when the mapping is valid, every payload would be accepted and every --set would be published (or kept on D-Bus); 1 when the mapping has errors, a payload file cannot be read or lacks a required input, or a --set would be refused; 2 on a usage error.',
+    'Exit status: 0 when the mapping is valid, every payload would be accepted and every --set would be published (or kept on D-Bus); 1 when the mapping has errors, a payload file cannot be read, lacks a required input or has two topics writing the same document key (their values would overwrite each other), or a --set would be refused; 2 on a usage error.',
     "Examples:\n  vbat check mappings/default.yaml payload.json --var ttgSoc=20\n  vbat check my-bms.yaml capture.json --topic 'my-bms/#' --var cells=16\n  vbat check mappings/esphome-jk-bms.yaml --set /Io/AllowToCharge=0",
   ],
 } satisfies CommandSpec;

@@ -10,7 +10,7 @@
  */
 import type { InputSpec } from './spec.js';
 import { blank, InputRefusal, isForbiddenKey, isTree, sanitize, type Tree } from './sanitize.js';
-import { LeafInfo, LeafStore } from './store.js';
+import { LeafInfo, LeafStore, type CollisionHandler } from './store.js';
 import { documentKeys, topicMatches } from './topics.js';
 
 /** Why a message was refused, for grouping log lines (one rate limit per kind). */
@@ -31,6 +31,8 @@ export interface DocumentOptions {
   maxPayloadBytes?: number;
   /** Messages on further topics are refused once the document holds this many. */
   maxTopics?: number;
+  /** Two topics wrote the same document key (they would overwrite each other's values). */
+  onCollision?: CollisionHandler;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -56,6 +58,7 @@ export class DocumentBuilder {
     this.merge = opts.input.merge ?? false;
     this.max = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.maxTopics = opts.maxTopics ?? DEFAULT_MAX_TOPICS;
+    this.store.onCollision = opts.onCollision;
   }
 
   /** The current document: every leaf that has not expired. */

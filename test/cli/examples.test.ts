@@ -1,5 +1,8 @@
 /** The example mappings for foreign formats, checked on captures of their real topic layout. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { fixture, mappingFile } from '../support/paths.js';
@@ -151,4 +154,32 @@ test("another GX device's battery service, mirrored path by path from Venus OS's
   assert.equal(get('/Capacity').value, null, '{"value": null} is invalid');
   assert.equal(get('/Alarms/FuseBlown').value, null);
   assert.ok(!rows.some((r) => r.path === '/ProductName'), "identity paths are vbat's own");
+});
+
+test('vbat check reports two topics writing the same key (pack1/# and pack2/# of ESPHome) and fails', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vbat-collision-'));
+  try {
+    const capture = join(dir, 'two-packs.json');
+    writeFileSync(
+      capture,
+      JSON.stringify({
+        'pack1/sensor/total_voltage/state': '52.1',
+        'pack1/sensor/current/state': '3',
+        'pack1/sensor/state_of_charge/state': '50',
+        'pack2/sensor/total_voltage/state': '52.3',
+        'pack2/sensor/state_of_charge/state': '70',
+      }),
+    );
+    const r = await runCli(['check', '--json', '--topic', '+/#', mappingFile('esphome-jk-bms.yaml'), capture]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.payloads[0].collisions, [
+      'sensor.total_voltage.state: written by pack1/sensor/total_voltage/state and pack2/sensor/total_voltage/state',
+      'sensor.state_of_charge.state: written by pack1/sensor/state_of_charge/state and pack2/sensor/state_of_charge/state',
+    ]);
+    const table = await runCli(['check', '--topic', '+/#', mappingFile('esphome-jk-bms.yaml'), capture]);
+    assert.match(table.stdout, /KEY COLLISION sensor\.total_voltage\.state/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

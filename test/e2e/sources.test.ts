@@ -3,7 +3,9 @@
  * availability (last-will) topics, and Venus OS's MQTT (the keepalive vbat sends dbus-flashmq).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Message, Variant } from 'dbus-next';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -170,6 +172,26 @@ describe('sources end to end', { concurrency: false }, () => {
     } finally {
       flashmq.stop();
       await w.publish('N/beef0042/system/0/Serial', '', { retain: true });
+    }
+  });
+
+  test('two sources writing the same document key: reported once in the log, the service keeps running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vbat-collide-'));
+    try {
+      const config = join(dir, 'config.yaml');
+      writeFileSync(config, `mqtt: {url: "${w.broker.url}"}\nbatteries:\n  - name: collide\n    topics: [collide/1, collide/2]\n`);
+      const d = w.vbat(['--config', config]);
+      await d.waitLog(/subscribed to/);
+      for (let i = 0; i < 3; i++) {
+        await w.publish('collide/1', { Dc: { Power: 100, Voltage: 50 }, Soc: 60 });
+        await w.publish('collide/2', { Dc: { Power: 200, Voltage: 51 }, Soc: 70 + i });
+      }
+      await w.until(SVC('collide'), (i) => i['/Soc']!.value === 72, 'the last message mapped');
+      await d.waitLog(/key collision: collide\/1 and collide\/2 both write the document key Soc/);
+      assert.equal(d.count(/key collision.*key Soc;/), 1, d.log);
+      await d.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
