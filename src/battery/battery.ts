@@ -76,6 +76,14 @@ const DIAGNOSTICS_SIGNAL_TICKS = 60;
 /** Which service paths go with a publish: none (a message), the tick's refresh, or a state change. */
 type ServiceUpdate = 'none' | 'tick' | 'state';
 
+/** What a packs mapping reads besides the data: $packTotal (configured packs) and $packCapacity (name → Ah). */
+function packVariables(packs: readonly Source[]): Record<string, unknown> {
+  if (!packs.length) return {};
+  const capacity: Record<string, number> = {};
+  for (const p of packs) if (p.capacity !== undefined) capacity[p.pack!] = p.capacity;
+  return { packTotal: packs.length, packCapacity: capacity };
+}
+
 const defaultEvery = (ms: number, fn: () => void) => {
   const t = setInterval(fn, ms);
   t.unref();
@@ -122,15 +130,16 @@ export class Battery {
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
     const sources = resolveSources(config, mapping);
-    this.freshness = new Freshness(sources);
+    this.freshness = new Freshness(sources, config.minPacksOnline);
     this.gathers = mapping.input.format === 'tree' || sources.length > 1 || sources.some((s) => /[#+]/.test(s.topic));
     this.documents = new DocumentBuilder({
       input: mapping.input,
       topics: sources.map((s) => s.topic),
       maxPayloadBytes: opts.maxPayloadBytes,
+      packOf: this.freshness.packs.length ? (topic) => this.freshness.sourceOf(topic)?.pack : undefined,
       onCollision: (keys, previous, topic) => this.collision(keys, previous, topic),
     });
-    this.evaluator = new Evaluator(mapping, config.variables);
+    this.evaluator = new Evaluator(mapping, { ...packVariables(this.freshness.packs), ...config.variables });
     this.identity = { instance: config.instance, customName: config.customName };
     this.commandTopics = new Set(WriteBack.commandPaths(mapping).map((p) => p.command!.topic));
     this.writeBack = new WriteBack({
@@ -278,7 +287,7 @@ export class Battery {
     this.log.warn(`${why}: ${source.topic} is stale now${source.required ? '' : ' (optional source: its values are dropped)'}`);
     const dropped = this.documents.dropFrom(source.topic);
     if (!this.diag.connected) return;
-    if (source.required) return this.goStale(why);
+    if (source.required || !this.freshness.live()) return this.goStale(source.required ? why : `${why}; ${this.freshness.why()}`);
     if (dropped) await this.recompute(now, why);
   }
 
@@ -326,8 +335,7 @@ export class Battery {
     }
     if (!this.freshness.live(delivering)) {
       this.commit(delivering, now);
-      const silent = this.freshness.silentRequired(delivering).map((s) => s.topic);
-      this.log.debug(() => `stored; waiting for the required source ${silent.join(', ')} before publishing`);
+      this.log.debug(() => `stored; waiting before publishing: ${this.freshness.why(delivering)}`);
       return true;
     }
     const ev = await this.evaluate(now);
@@ -385,18 +393,17 @@ export class Battery {
     if (++this.ticks % SUMMARY_TICKS === 0) this.summarize(now);
     const unconfirmed = this.writeBack.expire();
     if (unconfirmed.size) this.sink?.apply(unconfirmed);
+    let packDropped = false;
     for (const s of this.freshness.expire(now)) {
-      this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${s.required ? '' : ' (optional source: its values are dropped)'}`);
+      const what =
+        s.pack !== undefined ? ` (pack ${s.pack}: its data is dropped)` : s.required ? '' : ' (optional source: its values are dropped)';
+      this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${what}`);
+      // A stale pack leaves at once, all of it: no share of a sum computed from what it sent earlier.
+      if (s.pack !== undefined && this.documents.dropFrom(s.topic)) packDropped = true;
     }
-    const dropped = this.documents.expire(now) || this.dirty;
+    const dropped = this.documents.expire(now) || this.dirty || packDropped;
     if (!this.diag.connected) return this.publish(new Map(), 'tick');
-    if (!this.freshness.live())
-      return this.goStale(
-        `required source ${this.freshness
-          .silentRequired()
-          .map((s) => s.topic)
-          .join(', ')} silent`,
-      );
+    if (!this.freshness.live()) return this.goStale(this.freshness.why());
     if (now - this.lastValid >= this.config.timeout * 1000) return this.goStale(`no valid message for ${this.config.timeout} s`);
     if (!dropped) return this.publish(new Map(), 'tick');
     // Some values expired: recompute without them.

@@ -21,8 +21,27 @@ export interface SourceState extends Source {
 export class Freshness {
   readonly sources: SourceState[];
 
-  constructor(sources: Source[]) {
+  /** The pack sources (config `packs`); empty for a battery without packs. */
+  readonly packs: SourceState[];
+
+  constructor(
+    sources: Source[],
+    private readonly minPacksOnline = 1,
+  ) {
     this.sources = sources.map((s) => ({ ...s, lastFresh: -Infinity, stale: true, offline: false }));
+    this.packs = this.sources.filter((s) => s.pack !== undefined);
+  }
+
+  /** Packs fresh now (counting `delivering` as fresh). */
+  packsOnline(delivering?: ReadonlySet<SourceState>): number {
+    return this.packs.filter((s) => !s.offline && (!s.stale || delivering?.has(s) === true)).length;
+  }
+
+  /** Why the battery is not live, for the log. */
+  why(delivering?: ReadonlySet<SourceState>): string {
+    const silent = this.silentRequired(delivering).map((s) => s.topic);
+    if (silent.length) return `required source ${silent.join(', ')} silent`;
+    return `${this.packsOnline(delivering)} of ${this.packs.length} packs online, fewer than minPacksOnline ${this.minPacksOnline}`;
   }
 
   /** The source whose availability topic this is (exact match: availability topics have no wildcards). */
@@ -73,9 +92,10 @@ export class Freshness {
     for (const s of this.sources) s.stale = true;
   }
 
-  /** True while every required source is fresh, counting `delivering` as fresh. */
+  /** True while every required source is fresh and, with packs, at least minPacksOnline packs are; `delivering` counts as fresh. */
   live(delivering?: ReadonlySet<SourceState>): boolean {
-    return this.sources.every((s) => !s.required || !s.stale || delivering?.has(s) === true);
+    if (!this.sources.every((s) => !s.required || !s.stale || delivering?.has(s) === true)) return false;
+    return this.packs.length === 0 || this.packsOnline(delivering) >= this.minPacksOnline;
   }
 
   /** The required sources that are not fresh (for the log). */

@@ -122,10 +122,25 @@ function normalizeBattery(
       ? source(s, b.timeout, true, b.topics ? undefined : b.availability, b.topics ? undefined : b.venus)
       : source(s.topic, s.timeout ?? b.timeout, s.required ?? true, s.availability, s.venus),
   );
+  if (b.packs) {
+    if (b.topic !== undefined || b.topics) problem(['batteries', i, 'packs'], 'give packs, or topic/topics, not both');
+    const names = new Set<string>();
+    b.packs.forEach((p, k) => {
+      const name = p.name ?? `P${k + 1}`;
+      if (names.has(name)) problem(['batteries', i, 'packs', k], `pack name ${name} is already used`);
+      names.add(name);
+      const s = source(p.topic, p.timeout ?? b.timeout, false, p.availability, p.venus);
+      s.pack = name;
+      if (p.capacity !== undefined) s.capacity = p.capacity;
+      sources.push(s);
+    });
+    if (b.minPacksOnline > b.packs.length)
+      problem(['batteries', i, 'minPacksOnline'], `minPacksOnline ${b.minPacksOnline} is more than the ${b.packs.length} packs`);
+  }
   sources.forEach((s, k) => {
-    const at = ['batteries', i, b.topics ? 'topics' : 'topic', ...(b.topics ? [k] : [])];
+    const at = b.packs ? ['batteries', i, 'packs', k] : ['batteries', i, b.topics ? 'topics' : 'topic', ...(b.topics ? [k] : [])];
     const bad = validTopicFilter(s.topic);
-    if (bad) problem(at, bad);
+    if (bad) problem(b.packs ? [...at, 'topic'] : at, bad);
     if (s.availability) {
       const badAvailability = validAvailabilityTopic(s.availability.topic);
       if (badAvailability)
@@ -144,6 +159,7 @@ function normalizeBattery(
     productId: b.productId,
     timeout: b.timeout,
     retainedIsFresh: b.retainedIsFresh,
+    ...(b.packs ? { minPacksOnline: b.minPacksOnline } : {}),
   };
 }
 

@@ -33,6 +33,8 @@ export interface DocumentOptions {
   maxTopics?: number;
   /** Two topics wrote the same document key (they would overwrite each other's values). */
   onCollision?: CollisionHandler;
+  /** The pack a topic belongs to: its data is put under `packs.<pack>` (never colliding with another pack's). */
+  packOf?: (topic: string) => string | undefined;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -180,23 +182,25 @@ export class DocumentBuilder {
     if (vanish && value === null) return this.vanishJson(topic);
     if (!isTree(value))
       return refuse('shape', `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    const pack = this.opts.packOf?.(topic);
+    const tree = pack === undefined ? value : underPack(pack, value);
     const info = new LeafInfo(expiresAt, topic);
     let count: number;
     if (this.merge) {
-      count = this.store.merge(value, info);
+      count = this.store.merge(tree, info);
     } else {
       // The payload replaces this topic's previous one; other topics' leaves stay.
       const previous = this.owned.get(topic);
       if (previous) forEachLeaf(previous, (keys) => this.store.removeOwned(keys, topic));
-      count = forEachLeaf(value, (keys, v) => this.store.set(keys, v, info));
+      count = forEachLeaf(tree, (keys, v) => this.store.set(keys, v, info));
       this.ownedUndo?.push([topic, previous]);
-      if (count) this.owned.set(topic, value);
+      if (count) this.owned.set(topic, tree);
       else this.owned.delete(topic);
     }
     if (this.latestState === 'empty') {
-      this.latestTree = value; // the message's own (sanitized) tree; copied before anything merges into it
+      this.latestTree = tree; // the message's own (sanitized) tree; copied before anything merges into it
       this.latestState = 'aliased';
-    } else mergePlain(this.ownLatest(), value);
+    } else mergePlain(this.ownLatest(), tree);
     return { ok: true, doc: this.store.document, leaves: count };
   }
 
@@ -213,8 +217,10 @@ export class DocumentBuilder {
 
   private acceptLeaf(topic: string, text: string, expiresAt: number, vanish: boolean): Accepted {
     const filter = this.opts.topics.find((f) => topicMatches(f, topic));
-    const keys = filter ? documentKeys(filter, topic) : topic.split('/');
-    if (keys.length === 0 || keys.some((k) => k === '')) return refuse('topic', `topic ${topic} gives no document key`);
+    const levels = filter ? documentKeys(filter, topic) : topic.split('/');
+    if (levels.length === 0 || levels.some((k) => k === '')) return refuse('topic', `topic ${topic} gives no document key`);
+    const pack = this.opts.packOf?.(topic);
+    const keys = pack === undefined ? levels : ['packs', pack, ...levels];
     const bad = keys.find(isForbiddenKey);
     if (bad !== undefined) return refuse('topic', `topic ${topic}: level "${bad}" is not allowed`);
     if (vanish && text.trim() === '') return this.vanishLeaf(keys, topic);
@@ -238,6 +244,15 @@ export class DocumentBuilder {
     this.latestState = 'own';
     return { ok: true, doc: this.store.document, leaves: 0, vanished: true };
   }
+}
+
+/** {packs: {<pack>: value}}, built as sanitized trees are (no prototypes). */
+function underPack(pack: string, value: Tree): Tree {
+  const inner = blank();
+  inner[pack] = value;
+  const outer = blank();
+  outer.packs = inner;
+  return outer;
 }
 
 function refuse(kind: RefusalKind, reason: string): Accepted {
