@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { FileProblemsError, UsageError, type Problem } from '../errors.js';
 import { defaultAvailability, isVenusTopic } from '../battery/sources.js';
-import { DocumentBuilder, topicMatches } from '../input/index.js';
+import { DocumentBuilder, topicMatches, validTopicFilter } from '../input/index.js';
 import {
   commandPayload,
   commandSeconds,
@@ -28,6 +28,8 @@ export interface CheckOptions {
   variables?: Record<string, unknown>;
   /** `--set PATH=VALUE`: SetValues to try on each payload's document (raw text of the value). */
   sets?: [string, string][];
+  /** Packs as in the config's batteries[].packs: each NAME=FILTER puts the matching topics under packs.NAME. */
+  packs?: { name: string; filter: string }[];
 }
 
 /** A writable path: with a command, a SetValue publishes to the BMS; without, it stays on D-Bus. */
@@ -186,9 +188,13 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
   }
   const topic = opts.topic ?? mapping.input.topic ?? '#';
   const seen = new Set<string>();
+  const packs = opts.packs ?? [];
+  const filters = packs.length ? packs.map((p) => p.filter) : [topic];
+  const packOf = (t: string) => packs.find((p) => topicMatches(p.filter, t))?.name;
   const builder = new DocumentBuilder({
     input: mapping.input,
-    topics: [topic],
+    topics: filters,
+    packOf: packs.length ? packOf : undefined,
     onCollision: (keys, previous, t) => {
       const key = keys.join('.');
       if (seen.has(key)) return;
@@ -201,17 +207,22 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
   const availability = defaultAvailability(topic, mapping);
   let doc: unknown;
   for (const [t, payload] of messages) {
-    if (!topicMatches(topic, t) || (availability && availability.topic === t)) {
+    if (!filters.some((f) => topicMatches(f, t)) || (availability && availability.topic === t)) {
       result.ignored++;
       continue;
     }
-    const accepted = builder.accept(t, payload, Infinity, isVenusTopic(topic));
+    const accepted = builder.accept(t, payload, Infinity, isVenusTopic(filters.find((f) => topicMatches(f, t))!));
     if (accepted.ok) doc = accepted.doc;
     else result.refused.push({ topic: t, reason: accepted.reason });
   }
   if (doc === undefined) return { ...result, error: result.refused.map((r) => r.reason).join('; ') || 'no message in the file' };
   // As `vbat run` does: with merge, derived paths read only the newest message.
-  const ev = await new Evaluator(mapping, opts.variables).evaluate(doc, Date.now(), mapping.input.merge ? builder.latest : undefined);
+  const packVars = packs.length ? { packTotal: packs.length } : {};
+  const ev = await new Evaluator(mapping, { ...packVars, ...opts.variables }).evaluate(
+    doc,
+    Date.now(),
+    mapping.input.merge ? builder.latest : undefined,
+  );
   result.missingRequired = ev.missingRequired;
   result.paths = mapping.paths.map((p) => {
     const problem = ev.problems[p.index];
@@ -278,6 +289,12 @@ export const CHECK_COMMAND = {
       arg: 'FILTER',
       help: "the MQTT topic filter the battery subscribes to: messages of a capture on other topics are ignored, and a single payload stands for a message on this topic (default: the mapping's input.topic, else #)",
     },
+    pack: {
+      type: 'string',
+      arg: 'NAME=FILTER',
+      multiple: true,
+      help: "a pack, as in the config's batteries[].packs: messages on topics FILTER matches are put under packs.NAME of the document (repeat for each pack; $packTotal is their number)",
+    },
     var: {
       type: 'string',
       arg: 'NAME=VALUE',
@@ -310,7 +327,14 @@ export async function checkCommand(args: string[], out: { write(s: string): unkn
     throw new UsageError(
       mapping ? 'no PAYLOAD file given (vbat check MAPPING PAYLOAD...)' : 'needs a MAPPING file and at least one PAYLOAD file',
     );
-  const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var), sets });
+  const packs = (values.pack ?? []).map((spec) => {
+    const eq = spec.indexOf('=');
+    const name = spec.slice(0, eq);
+    if (eq < 1 || !/^[A-Za-z0-9_]+$/.test(name) || validTopicFilter(spec.slice(eq + 1)))
+      throw new UsageError(`--pack expects NAME=FILTER (name of letters, digits and _, a valid topic filter), got "${spec}"`);
+    return { name, filter: spec.slice(eq + 1) };
+  });
+  const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var), sets, packs });
   out.write((values.json ? JSON.stringify(result, null, 2) : renderCheck(result)) + '\n');
   return result.ok && result.problems.length === 0 ? 0 : 1;
 }

@@ -112,7 +112,7 @@ function normalizeBattery(
   baseDir: string,
   problem: (at: (string | number)[], reason: string) => void,
 ): BatteryConfig {
-  const list = b.topics ?? (b.topic !== undefined ? [b.topic] : []);
+  const list = b.packs ? [] : (b.topics ?? (b.topic !== undefined ? [b.topic] : []));
   if (b.topics && b.topic !== undefined) problem(['batteries', i, 'topic'], 'give topic or topics, not both');
   if (b.topics && b.availability !== undefined)
     problem(['batteries', i, 'availability'], 'with topics, give availability per entry of topics');

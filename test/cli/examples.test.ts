@@ -183,3 +183,19 @@ test('vbat check reports two topics writing the same key (pack1/# and pack2/# of
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('packs: vbat check --pack puts each pack under its own key; the shipped packs mapping aggregates the capture', async () => {
+  const capture = fixture('foreign', 'packs', 'two-packs.json');
+  const { get } = await checkJson('packs-json.yaml', capture, ['--pack', 'P1=house/pack1', '--pack', 'P2=house/pack2']);
+  assert.equal(get('/Soc').value, 74, 'capacity-weighted: (70·280 + 82·140) / 420');
+  assert.equal(get('/Info/MaxChargeCurrent').value, 110);
+  assert.equal(get('/Info/MaxChargeVoltage').value, 55);
+  assert.equal(get('/System/MinVoltageCellId').value, 'P2/C7');
+  assert.equal(get('/System/NrOfModulesOffline').value, 0);
+  const onePack = await checkJson('packs-json.yaml', capture, ['--pack', 'P1=house/pack1']);
+  assert.equal(onePack.get('/Info/MaxChargeCurrent').value, 70);
+  assert.equal(onePack.out.payloads[0].ignored, 1);
+  const bad = await runCli(['check', '--pack', 'P1', mappingFile('packs-json.yaml'), capture]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--pack expects NAME=FILTER/);
+});

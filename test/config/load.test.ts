@@ -207,3 +207,61 @@ test('availability: payload defaults filled in; a wildcard, or availability besi
     bad.join('\n'),
   );
 });
+
+test('packs: default names, capacity, minPacksOnline; duplicates, too high a minimum and packs beside topic refused', () => {
+  const ok = loadConfig(
+    file(
+      'packs.yaml',
+      `batteries:
+  - name: house
+    minPacksOnline: 2
+    packs:
+      - {topic: house/pack1, capacity: 280}
+      - {name: rack2, topic: house/pack2/#, timeout: 20, availability: {topic: house/pack2/status}}
+`,
+    ),
+  );
+  const b = ok.batteries[0]!;
+  assert.equal(b.minPacksOnline, 2);
+  assert.deepEqual(b.sources, [
+    { topic: 'house/pack1', timeout: 60, required: false, pack: 'P1', capacity: 280 },
+    {
+      topic: 'house/pack2/#',
+      timeout: 20,
+      required: false,
+      pack: 'rack2',
+      availability: { topic: 'house/pack2/status', online: 'online', offline: 'offline' },
+    },
+  ]);
+  const bad = problems(() =>
+    loadConfig(
+      file(
+        'packs-bad.yaml',
+        `batteries:
+  - name: house
+    topic: x
+    minPacksOnline: 3
+    packs:
+      - {name: A, topic: a}
+      - {name: A, topic: b/#/c}
+`,
+      ),
+    ),
+  );
+  assert.ok(
+    bad.some((p) => /packs-bad\.yaml:\d+: .*give packs, or topic\/topics, not both/.test(p)),
+    bad.join('\n'),
+  );
+  assert.ok(
+    bad.some((p) => /packs-bad\.yaml:4: .*minPacksOnline 3 is more than the 2 packs/.test(p)),
+    bad.join('\n'),
+  );
+  assert.ok(
+    bad.some((p) => /packs-bad\.yaml:7: .*pack name A is already used/.test(p)),
+    bad.join('\n'),
+  );
+  assert.ok(
+    bad.some((p) => /packs-bad\.yaml:7: .*"#" must be a whole last level/.test(p)),
+    bad.join('\n'),
+  );
+});

@@ -50,3 +50,31 @@ test('json without merge: a branch of another topic replaced by a leaf', () => {
   b.accept('b', '{"Info": 3}');
   assert.deepEqual(seen, ['Info a b']);
 });
+
+test('packs: each pack under packs.<name>, in tree and json, so the same levels never collide', () => {
+  const packOf = (t: string) => (t.startsWith('pack1/') ? 'P1' : t.startsWith('pack2/') ? 'P2' : undefined);
+  const seen: string[] = [];
+  const tree = new DocumentBuilder({
+    input: { format: 'tree' },
+    topics: ['pack1/#', 'pack2/#'],
+    packOf,
+    onCollision: (k) => seen.push(k.join('.')),
+  });
+  tree.accept('pack1/sensor/soc/state', '50');
+  tree.accept('pack2/sensor/soc/state', '60');
+  assert.deepEqual(JSON.parse(JSON.stringify(tree.document)), {
+    packs: { P1: { sensor: { soc: { state: 50 } } }, P2: { sensor: { soc: { state: 60 } } } },
+  });
+  const json = new DocumentBuilder({
+    input: { format: 'json' },
+    topics: ['pack1/x', 'pack2/x'],
+    packOf,
+    onCollision: (k) => seen.push(k.join('.')),
+  });
+  json.accept('pack1/x', '{"Soc": 50}');
+  json.accept('pack2/x', '{"Soc": 60}');
+  assert.deepEqual(JSON.parse(JSON.stringify(json.document)), { packs: { P1: { Soc: 50 }, P2: { Soc: 60 } } });
+  assert.ok(json.dropFrom('pack2/x'));
+  assert.deepEqual(JSON.parse(JSON.stringify(json.document)), { packs: { P1: { Soc: 50 } } });
+  assert.deepEqual(seen, []);
+});
