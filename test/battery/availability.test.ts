@@ -29,13 +29,16 @@ test('ESPHome: <node>/status offline takes the battery stale at once, limits inv
   assert.equal(typeof r.value('/Info/MaxChargeCurrent'), 'number');
   const before = rejected(r);
   await r.advanceTo(1000);
-  const frames = r.sink.frames.length;
+  const signals = r.sink.signals.length;
   await r.send({ topic: 'jk-bms/status', payload: 'offline' });
   assert.equal(r.t, 1000, 'no time passed: not the 60 s timeout');
-  const update = r.sink.frames.slice(frames).find((f) => f.get('/Connected')?.value === 0);
-  assert.ok(update, 'an update with /Connected 0');
-  for (const p of LIMITS) assert.equal(update.get(p)?.value, null, `${p} invalid in the same update`);
-  assert.equal(update.get('/Soc')?.value, null);
+  const update = r.sink.signals.slice(signals).find((paths) => paths.includes('/Connected'));
+  assert.ok(update, 'an ItemsChanged with /Connected');
+  assert.equal(r.value('/Connected'), 0);
+  for (const p of [...LIMITS, '/Soc']) {
+    assert.ok(update.includes(p), `${p} in the same ItemsChanged`);
+    assert.equal(r.value(p), null, `${p} invalid`);
+  }
   assert.ok(r.lines.some((l) => /jk-bms\/status says offline/.test(l)));
   assert.equal(rejected(r), before, 'the last will is not a rejected message');
   assert.ok(!r.lines.some((l) => /(bad message|no values).*jk-bms\/status/.test(l)));
