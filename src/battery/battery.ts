@@ -13,9 +13,9 @@
  *   document is forgotten, so it is rebuilt only from data that arrives afterwards.
  * - Nothing here exits or stops because data stopped.
  */
-import type { BatteryConfig } from '../config/index.js';
+import type { Availability, BatteryConfig, Source } from '../config/index.js';
 import type { ItemDefinition } from '../dbus/index.js';
-import { DocumentBuilder } from '../input/index.js';
+import { DocumentBuilder, topicMatches } from '../input/index.js';
 import type { Logger } from '../log.js';
 import { Evaluator, frameOf, type CompiledMapping, type Evaluation } from '../mapping/index.js';
 import type { Frame, PathValue } from '../venus/types.js';
@@ -23,6 +23,7 @@ import { INVALID_TEXT } from '../venus/types.js';
 import { Freshness, type SourceState } from './freshness.js';
 import { itemDefinitions, serviceDocument, serviceEvaluator, serviceMapping, type Diagnostics, type Identity } from './identity.js';
 import { MessageQueue } from './queue.js';
+import { resolveSources } from './sources.js';
 import type { IdentityStore } from './settings.js';
 import type { BatterySink, SinkFactory } from './sink.js';
 import { WriteBack, type CommandChannel } from './writeback.js';
@@ -40,7 +41,8 @@ export interface MessageSource extends Partial<CommandChannel> {
   stop(): Promise<void>;
 }
 
-export type SourceFactory = (topics: string[], onMessage: (m: Message) => void) => MessageSource;
+/** `sources`: what the battery reads, for parts that act on it (the Venus OS keepalive). */
+export type SourceFactory = (topics: string[], onMessage: (m: Message) => void, sources: readonly Source[]) => MessageSource;
 
 export interface BatteryOptions {
   config: BatteryConfig;
@@ -59,6 +61,8 @@ export interface BatteryOptions {
 /** At most this many messages wait while one batch is processed; older ones are dropped. */
 const MAX_PENDING = 10_000;
 const TICK_MS = 1000;
+/** Distinct colliding keys reported per battery. */
+const MAX_COLLISIONS = 10;
 /** How often the log gets a one-line summary of the counters (in ticks). */
 const SUMMARY_TICKS = 600;
 /**
@@ -71,6 +75,14 @@ const DIAGNOSTICS_SIGNAL_TICKS = 60;
 
 /** Which service paths go with a publish: none (a message), the tick's refresh, or a state change. */
 type ServiceUpdate = 'none' | 'tick' | 'state';
+
+/** What a packs mapping reads besides the data: $packTotal (configured packs) and $packCapacity (name → Ah). */
+function packVariables(packs: readonly Source[]): Record<string, unknown> {
+  if (!packs.length) return {};
+  const capacity: Record<string, number> = {};
+  for (const p of packs) if (p.capacity !== undefined) capacity[p.pack!] = p.capacity;
+  return { packTotal: packs.length, packCapacity: capacity };
+}
 
 const defaultEvery = (ms: number, fn: () => void) => {
   const t = setInterval(fn, ms);
@@ -108,6 +120,7 @@ export class Battery {
   /** Whether the document is built from many messages (see gathering()). */
   private readonly gathers: boolean;
   private ticks = 0;
+  private readonly collisions = new Set<string>();
   private summarized = { accepted: 0, rejected: 0 };
 
   constructor(private readonly opts: BatteryOptions) {
@@ -116,17 +129,17 @@ export class Battery {
     this.mapping = mapping;
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
-    const sources = config.sources.length
-      ? config.sources
-      : [{ topic: mapping.input.topic ?? '#', timeout: config.timeout, required: true }];
-    this.freshness = new Freshness(sources);
+    const sources = resolveSources(config, mapping);
+    this.freshness = new Freshness(sources, config.minPacksOnline);
     this.gathers = mapping.input.format === 'tree' || sources.length > 1 || sources.some((s) => /[#+]/.test(s.topic));
     this.documents = new DocumentBuilder({
       input: mapping.input,
       topics: sources.map((s) => s.topic),
       maxPayloadBytes: opts.maxPayloadBytes,
+      packOf: this.freshness.packs.length ? (topic) => this.freshness.sourceOf(topic)?.pack : undefined,
+      onCollision: (keys, previous, topic) => this.collision(keys, previous, topic),
     });
-    this.evaluator = new Evaluator(mapping, config.variables);
+    this.evaluator = new Evaluator(mapping, { ...packVariables(this.freshness.packs), ...config.variables });
     this.identity = { instance: config.instance, customName: config.customName };
     this.commandTopics = new Set(WriteBack.commandPaths(mapping).map((p) => p.command!.topic));
     this.writeBack = new WriteBack({
@@ -182,11 +195,18 @@ export class Battery {
     for (const p of WriteBack.commandPaths(this.mapping))
       this.log.info(`write-back: a SetValue on ${p.path} publishes a command on ${p.command!.topic}`);
     this.stopTicks = (this.opts.every ?? defaultEvery)(TICK_MS, () => void this.tick());
-    this.source = this.opts.openSource(
-      this.freshness.sources.map((s) => s.topic),
-      (m) => this.onMessage(m),
-    );
+    this.source = this.opts.openSource(this.subscriptions(), (m) => this.onMessage(m), this.freshness.sources);
     this.source.start();
+  }
+
+  /** The data filters, and each availability topic no data filter covers already. */
+  private subscriptions(): string[] {
+    const filters = this.freshness.sources.map((s) => s.topic);
+    for (const s of this.freshness.sources) {
+      const a = s.availability ? s.availability.topic : undefined;
+      if (a && !filters.some((f) => topicMatches(f, a))) filters.push(a);
+    }
+    return filters;
   }
 
   async stop(): Promise<void> {
@@ -221,9 +241,54 @@ export class Battery {
   private async process(batch: Message[]): Promise<void> {
     const now = this.now();
     if (this.documents.expire(now)) this.dirty = true;
+    // Availability messages take effect where they stand among the data, never as data.
+    let data: Message[] = [];
+    for (const m of batch) {
+      const source = this.freshness.availabilityOf(m.topic);
+      if (!source) {
+        data.push(m);
+        continue;
+      }
+      if (data.length) await this.applyAll(data, now);
+      data = [];
+      await this.availability(source, m, now);
+    }
+    if (data.length) await this.applyAll(data, now);
+  }
+
+  private async applyAll(batch: Message[], now: number): Promise<void> {
     if (await this.apply(batch, now)) return;
     // One bad message never takes the rest of its batch down with it.
     for (const m of batch) await this.apply([m], now);
+  }
+
+  /**
+   * A birth / last-will message. `offline`: the source is stale now and its values are dropped;
+   * a required one takes the battery stale in the same update (/Connected 0, limits invalid),
+   * not after its timeout. `online`: its data counts again, fresh once it arrives.
+   */
+  private async availability(source: SourceState, m: Message, now: number): Promise<void> {
+    const a = source.availability as Availability;
+    const said = (typeof m.payload === 'string' ? m.payload : m.payload.toString('utf8')).trim();
+    if (said === a.online) {
+      if (this.freshness.setOnline(source))
+        this.log.info(`${a.topic} says ${a.online}: data on ${source.topic} counts again once it arrives`);
+      return;
+    }
+    if (said !== a.offline) {
+      this.log.warnLimited(
+        `availability:${a.topic}`,
+        `${a.topic}: payload ${JSON.stringify(said.slice(0, 40))} is neither "${a.online}" nor "${a.offline}"; ignored`,
+      );
+      return;
+    }
+    if (!this.freshness.setOffline(source)) return;
+    const why = `${a.topic} says ${a.offline}`;
+    this.log.warn(`${why}: ${source.topic} is stale now${source.required ? '' : ' (optional source: its values are dropped)'}`);
+    const dropped = this.documents.dropFrom(source.topic);
+    if (!this.diag.connected) return;
+    if (source.required || !this.freshness.live()) return this.goStale(source.required ? why : `${why}; ${this.freshness.why()}`);
+    if (dropped) await this.recompute(now, why);
   }
 
   /**
@@ -233,6 +298,7 @@ export class Battery {
   private async apply(batch: Message[], now: number): Promise<boolean> {
     this.documents.begin();
     const delivering = new Set<SourceState>();
+    const vanished: string[] = [];
     for (const m of batch) {
       const source = this.freshness.sourceOf(m.topic);
       if (!source) continue;
@@ -246,20 +312,30 @@ export class Battery {
         this.log.debug(() => `retained message on ${m.topic} ignored: not proof of a live BMS (retainedIsFresh: false)`);
         continue;
       }
-      const r = this.documents.accept(m.topic, m.payload, now + source.timeout * 1000);
+      if (source.offline) {
+        this.log.debug(() => `message on ${m.topic} ignored: ${source.availability ? source.availability.topic : ''} said offline`);
+        continue;
+      }
+      const r = this.documents.accept(m.topic, m.payload, now + source.timeout * 1000, source.venus === true);
       if (!r.ok) this.reject(`bad message on ${m.topic}: ${r.reason}`, `bad:${m.topic}:${r.kind}`);
+      else if (r.vanished) vanished.push(m.topic);
       else if (r.leaves === 0)
         this.reject(`message on ${m.topic} carries no values: it does not count as fresh data`, `novalues:${m.topic}`);
       else delivering.add(source);
     }
     if (delivering.size === 0) {
-      this.documents.rollback();
+      if (!vanished.length) {
+        this.documents.rollback();
+        return true;
+      }
+      // Values went away (Venus OS: invalid path or service gone): invalid now, not at their timeout.
+      this.documents.commit();
+      if (this.diag.connected) await this.recompute(now, `${vanished.join(', ')} went away`);
       return true;
     }
     if (!this.freshness.live(delivering)) {
       this.commit(delivering, now);
-      const silent = this.freshness.silentRequired(delivering).map((s) => s.topic);
-      this.log.debug(() => `stored; waiting for the required source ${silent.join(', ')} before publishing`);
+      this.log.debug(() => `stored; waiting before publishing: ${this.freshness.why(delivering)}`);
       return true;
     }
     const ev = await this.evaluate(now);
@@ -317,23 +393,27 @@ export class Battery {
     if (++this.ticks % SUMMARY_TICKS === 0) this.summarize(now);
     const unconfirmed = this.writeBack.expire();
     if (unconfirmed.size) this.sink?.apply(unconfirmed);
+    let packDropped = false;
     for (const s of this.freshness.expire(now)) {
-      this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${s.required ? '' : ' (optional source: its values are dropped)'}`);
+      const what =
+        s.pack !== undefined ? ` (pack ${s.pack}: its data is dropped)` : s.required ? '' : ' (optional source: its values are dropped)';
+      this.log.warn(`no valid message on ${s.topic} for ${s.timeout} s${what}`);
+      // A stale pack leaves at once, all of it: no share of a sum computed from what it sent earlier.
+      if (s.pack !== undefined && this.documents.dropFrom(s.topic)) packDropped = true;
     }
-    const dropped = this.documents.expire(now) || this.dirty;
+    const dropped = this.documents.expire(now) || this.dirty || packDropped;
     if (!this.diag.connected) return this.publish(new Map(), 'tick');
-    if (!this.freshness.live())
-      return this.goStale(
-        `required source ${this.freshness
-          .silentRequired()
-          .map((s) => s.topic)
-          .join(', ')} silent`,
-      );
+    if (!this.freshness.live()) return this.goStale(this.freshness.why());
     if (now - this.lastValid >= this.config.timeout * 1000) return this.goStale(`no valid message for ${this.config.timeout} s`);
     if (!dropped) return this.publish(new Map(), 'tick');
     // Some values expired: recompute without them.
+    await this.recompute(now, 'older than their timeout');
+  }
+
+  /** Values left the document: publish what the rest gives, or go stale when a required path lost its inputs. */
+  private async recompute(now: number, why: string): Promise<void> {
     const ev = await this.evaluate(now);
-    if (ev.missingRequired.length) return this.goStale(`inputs of ${ev.missingRequired.join(', ')} are older than their timeout`);
+    if (ev.missingRequired.length) return this.goStale(`inputs of ${ev.missingRequired.join(', ')}: ${why}`);
     this.dirty = false;
     await this.publish(this.held(frameOf(this.mapping, ev)), 'tick');
   }
@@ -359,6 +439,16 @@ export class Battery {
     this.documents.clear();
     this.freshness.reset();
     this.dirty = false;
+  }
+
+  /** Reported once per key (at most MAX_COLLISIONS keys): a configuration mistake, not bad input. */
+  private collision(keys: readonly string[], previous: string, topic: string): void {
+    const key = keys.join('.');
+    if (this.collisions.has(key) || this.collisions.size >= MAX_COLLISIONS) return;
+    this.collisions.add(key);
+    this.log.warn(
+      `key collision: ${previous} and ${topic} both write the document key ${key}; their values overwrite each other. Give each source its own keys (a tree filter without # keys by every topic level), or one battery per source`,
+    );
   }
 
   private reject(reason: string, key: string): void {

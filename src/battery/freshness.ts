@@ -3,6 +3,8 @@
  * values within its timeout (a rejected or empty message, or a retained one, delivers nothing). A
  * battery is live only while every required source is fresh; an optional source going stale only
  * loses its own values (which expire from the document by themselves, see input/store.ts).
+ * A source whose availability topic said `offline` is stale at once and stays so, whatever data
+ * arrives, until the topic says `online` again; `online` itself makes nothing fresh.
  * Pure bookkeeping with times handed in, so it is tested without timers.
  */
 import type { Source } from '../config/index.js';
@@ -12,13 +14,54 @@ export interface SourceState extends Source {
   /** When the source last delivered values; -Infinity before the first. */
   lastFresh: number;
   stale: boolean;
+  /** Its availability topic last said offline. */
+  offline: boolean;
 }
 
 export class Freshness {
   readonly sources: SourceState[];
 
-  constructor(sources: Source[]) {
-    this.sources = sources.map((s) => ({ ...s, lastFresh: -Infinity, stale: true }));
+  /** The pack sources (config `packs`); empty for a battery without packs. */
+  readonly packs: SourceState[];
+
+  constructor(
+    sources: Source[],
+    private readonly minPacksOnline = 1,
+  ) {
+    this.sources = sources.map((s) => ({ ...s, lastFresh: -Infinity, stale: true, offline: false }));
+    this.packs = this.sources.filter((s) => s.pack !== undefined);
+  }
+
+  /** Packs fresh now (counting `delivering` as fresh). */
+  packsOnline(delivering?: ReadonlySet<SourceState>): number {
+    return this.packs.filter((s) => !s.offline && (!s.stale || delivering?.has(s) === true)).length;
+  }
+
+  /** Why the battery is not live, for the log. */
+  why(delivering?: ReadonlySet<SourceState>): string {
+    const silent = this.silentRequired(delivering).map((s) => s.topic);
+    if (silent.length) return `required source ${silent.join(', ')} silent`;
+    return `${this.packsOnline(delivering)} of ${this.packs.length} packs online, fewer than minPacksOnline ${this.minPacksOnline}`;
+  }
+
+  /** The source whose availability topic this is (exact match: availability topics have no wildcards). */
+  availabilityOf(topic: string): SourceState | undefined {
+    return this.sources.find((s) => s.availability && s.availability.topic === topic);
+  }
+
+  /** Availability says offline: stale now. True when it was not offline already. */
+  setOffline(source: SourceState): boolean {
+    const changed = !source.offline;
+    source.offline = true;
+    source.stale = true;
+    return changed;
+  }
+
+  /** Availability says online: data from it counts again (it is fresh only once data comes). True when it was offline. */
+  setOnline(source: SourceState): boolean {
+    const changed = source.offline;
+    source.offline = false;
+    return changed;
   }
 
   /** The source a topic belongs to (the first whose filter matches). */
@@ -27,6 +70,7 @@ export class Freshness {
   }
 
   markFresh(source: SourceState, now: number): void {
+    if (source.offline) return;
     source.lastFresh = now;
     source.stale = false;
   }
@@ -43,14 +87,15 @@ export class Freshness {
     return expired;
   }
 
-  /** Every source stale (the battery went stale and forgot its data). */
+  /** Every source stale (the battery went stale and forgot its data); what availability said is kept. */
   reset(): void {
     for (const s of this.sources) s.stale = true;
   }
 
-  /** True while every required source is fresh, counting `delivering` as fresh. */
+  /** True while every required source is fresh and, with packs, at least minPacksOnline packs are; `delivering` counts as fresh. */
   live(delivering?: ReadonlySet<SourceState>): boolean {
-    return this.sources.every((s) => !s.required || !s.stale || delivering?.has(s) === true);
+    if (!this.sources.every((s) => !s.required || !s.stale || delivering?.has(s) === true)) return false;
+    return this.packs.length === 0 || this.packsOnline(delivering) >= this.minPacksOnline;
   }
 
   /** The required sources that are not fresh (for the log). */

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { FileProblemsError, UsageError, type Problem } from '../errors.js';
-import { DocumentBuilder, topicMatches } from '../input/index.js';
+import { defaultAvailability, isVenusTopic } from '../battery/sources.js';
+import { DocumentBuilder, topicMatches, validTopicFilter } from '../input/index.js';
 import {
   commandPayload,
   commandSeconds,
@@ -27,6 +28,8 @@ export interface CheckOptions {
   variables?: Record<string, unknown>;
   /** `--set PATH=VALUE`: SetValues to try on each payload's document (raw text of the value). */
   sets?: [string, string][];
+  /** Packs as in the config's batteries[].packs: each NAME=FILTER puts the matching topics under packs.NAME. */
+  packs?: { name: string; filter: string }[];
 }
 
 /** A writable path: with a command, a SetValue publishes to the BMS; without, it stays on D-Bus. */
@@ -69,6 +72,8 @@ export interface CheckedPayload {
   refused: { topic: string; reason: string }[];
   /** Messages of a capture on topics the battery would not subscribe to. */
   ignored: number;
+  /** Document keys written by two topics (their values would overwrite each other). */
+  collisions: string[];
   missingRequired: string[];
   paths: CheckedPath[];
   /** The `--set` SetValues against this payload's document. */
@@ -108,11 +113,14 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
       file: '(no payload: empty document)',
       refused: [],
       ignored: 0,
+      collisions: [],
       missingRequired: [],
       paths: [],
       sets: await checkSets(mapping, {}, opts),
     });
-  const ok = payloads.every((p) => !p.error && p.missingRequired.length === 0 && p.sets.every((s) => s.code === 0));
+  const ok = payloads.every(
+    (p) => !p.error && p.missingRequired.length === 0 && p.collisions.length === 0 && p.sets.every((s) => s.code === 0),
+  );
   const variables = { ...mapping.variables, ...opts.variables };
   const writable = mapping.paths
     .filter((p) => p.writable)
@@ -171,7 +179,7 @@ async function checkSets(mapping: CompiledMapping, doc: unknown, opts: CheckOpti
 }
 
 async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckOptions): Promise<CheckedPayload> {
-  const result: CheckedPayload = { file, refused: [], ignored: 0, missingRequired: [], paths: [], sets: [] };
+  const result: CheckedPayload = { file, refused: [], ignored: 0, collisions: [], missingRequired: [], paths: [], sets: [] };
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -179,21 +187,42 @@ async function checkPayload(mapping: CompiledMapping, file: string, opts: CheckO
     return { ...result, error: `cannot read: ${(err as Error).message}` };
   }
   const topic = opts.topic ?? mapping.input.topic ?? '#';
-  const builder = new DocumentBuilder({ input: mapping.input, topics: [topic] });
+  const seen = new Set<string>();
+  const packs = opts.packs ?? [];
+  const filters = packs.length ? packs.map((p) => p.filter) : [topic];
+  const packOf = (t: string) => packs.find((p) => topicMatches(p.filter, t))?.name;
+  const builder = new DocumentBuilder({
+    input: mapping.input,
+    topics: filters,
+    packOf: packs.length ? packOf : undefined,
+    onCollision: (keys, previous, t) => {
+      const key = keys.join('.');
+      if (seen.has(key)) return;
+      seen.add(key);
+      result.collisions.push(`${key}: written by ${previous} and ${t}`);
+    },
+  });
   const messages = captureMessages(text) ?? [[syntheticTopic(topic), text]];
+  // As `vbat run` does: the availability topic's messages are not data (and not refused).
+  const availability = defaultAvailability(topic, mapping);
   let doc: unknown;
   for (const [t, payload] of messages) {
-    if (!topicMatches(topic, t)) {
+    if (!filters.some((f) => topicMatches(f, t)) || (availability && availability.topic === t)) {
       result.ignored++;
       continue;
     }
-    const accepted = builder.accept(t, payload);
+    const accepted = builder.accept(t, payload, Infinity, isVenusTopic(filters.find((f) => topicMatches(f, t))!));
     if (accepted.ok) doc = accepted.doc;
     else result.refused.push({ topic: t, reason: accepted.reason });
   }
   if (doc === undefined) return { ...result, error: result.refused.map((r) => r.reason).join('; ') || 'no message in the file' };
   // As `vbat run` does: with merge, derived paths read only the newest message.
-  const ev = await new Evaluator(mapping, opts.variables).evaluate(doc, Date.now(), mapping.input.merge ? builder.latest : undefined);
+  const packVars = packs.length ? { packTotal: packs.length } : {};
+  const ev = await new Evaluator(mapping, { ...packVars, ...opts.variables }).evaluate(
+    doc,
+    Date.now(),
+    mapping.input.merge ? builder.latest : undefined,
+  );
   result.missingRequired = ev.missingRequired;
   result.paths = mapping.paths.map((p) => {
     const problem = ev.problems[p.index];
@@ -260,6 +289,12 @@ export const CHECK_COMMAND = {
       arg: 'FILTER',
       help: "the MQTT topic filter the battery subscribes to: messages of a capture on other topics are ignored, and a single payload stands for a message on this topic (default: the mapping's input.topic, else #)",
     },
+    pack: {
+      type: 'string',
+      arg: 'NAME=FILTER',
+      multiple: true,
+      help: "a pack, as in the config's batteries[].packs: messages on topics FILTER matches are put under packs.NAME of the document (repeat for each pack; $packTotal is their number)",
+    },
     var: {
       type: 'string',
       arg: 'NAME=VALUE',
@@ -274,7 +309,7 @@ export const CHECK_COMMAND = {
     },
   },
   notes: [
-    'Exit status: 0 when the mapping is valid, every payload would be accepted and every --set would be published (or kept on D-Bus); 1 when the mapping has errors, a payload file cannot be read or lacks a required input, or a --set would be refused; 2 on a usage error.',
+    'Exit status: 0 when the mapping is valid, every payload would be accepted and every --set would be published (or kept on D-Bus); 1 when the mapping has errors, a payload file cannot be read, lacks a required input or has two topics writing the same document key (their values would overwrite each other), or a --set would be refused; 2 on a usage error.',
     "Examples:\n  vbat check mappings/default.yaml payload.json --var ttgSoc=20\n  vbat check my-bms.yaml capture.json --topic 'my-bms/#' --var cells=16\n  vbat check mappings/esphome-jk-bms.yaml --set /Io/AllowToCharge=0",
   ],
 } satisfies CommandSpec;
@@ -292,7 +327,14 @@ export async function checkCommand(args: string[], out: { write(s: string): unkn
     throw new UsageError(
       mapping ? 'no PAYLOAD file given (vbat check MAPPING PAYLOAD...)' : 'needs a MAPPING file and at least one PAYLOAD file',
     );
-  const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var), sets });
+  const packs = (values.pack ?? []).map((spec) => {
+    const eq = spec.indexOf('=');
+    const name = spec.slice(0, eq);
+    if (eq < 1 || !/^[A-Za-z0-9_]+$/.test(name) || validTopicFilter(spec.slice(eq + 1)))
+      throw new UsageError(`--pack expects NAME=FILTER (name of letters, digits and _, a valid topic filter), got "${spec}"`);
+    return { name, filter: spec.slice(eq + 1) };
+  });
+  const result = await check({ mapping, payloads, topic: values.topic, variables: parseVars(values.var), sets, packs });
   out.write((values.json ? JSON.stringify(result, null, 2) : renderCheck(result)) + '\n');
   return result.ok && result.problems.length === 0 ? 0 : 1;
 }

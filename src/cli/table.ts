@@ -33,7 +33,8 @@ export function renderCheck(r: CheckResult): string {
       out.push(...payload.sets.map(setLine));
       continue;
     }
-    if (payload.ignored) out.push(`  (${payload.ignored} messages on topics outside the filter ignored)`);
+    if (payload.ignored) out.push(`  (${payload.ignored} messages on topics outside the filter, or on its availability topic, ignored)`);
+    for (const c of payload.collisions) out.push(`  KEY COLLISION ${c}: the values overwrite each other`);
     for (const ref of payload.refused) out.push(`  refused message on ${ref.topic}: ${ref.reason}`);
     if (payload.error) {
       out.push(`  ERROR: ${payload.error}`);

@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { FileProblemsError, type Problem } from '../errors.js';
-import { validTopicFilter } from '../input/index.js';
+import { validAvailabilityTopic, validTopicFilter } from '../input/index.js';
 import { mappingPath, schemaPath } from '../util/package-root.js';
 import { schemaProblems, type SpecialReason } from '../util/schema-problems.js';
 import { lineOf, loadYamlFile } from '../util/yaml-file.js';
-import type { BatteryConfig, BatteryFileConfig, FileConfig, RunConfig, Source } from './types.js';
+import type { Availability, AvailabilityConfig, BatteryConfig, BatteryFileConfig, FileConfig, RunConfig, Source } from './types.js';
 
 /** Command-line flags that override or stand in for a file (`vbat run --broker ... --topic ...`). */
 export interface ConfigFlags {
@@ -112,16 +112,40 @@ function normalizeBattery(
   baseDir: string,
   problem: (at: (string | number)[], reason: string) => void,
 ): BatteryConfig {
-  const list = b.topics ?? (b.topic !== undefined ? [b.topic] : []);
+  const list = b.packs ? [] : (b.topics ?? (b.topic !== undefined ? [b.topic] : []));
   if (b.topics && b.topic !== undefined) problem(['batteries', i, 'topic'], 'give topic or topics, not both');
+  if (b.topics && b.availability !== undefined)
+    problem(['batteries', i, 'availability'], 'with topics, give availability per entry of topics');
+  if (b.topics && b.venus !== undefined) problem(['batteries', i, 'venus'], 'with topics, give venus per entry of topics');
   const sources: Source[] = list.map((s) =>
     typeof s === 'string'
-      ? { topic: s, timeout: b.timeout, required: true }
-      : { topic: s.topic, timeout: s.timeout ?? b.timeout, required: s.required ?? true },
+      ? source(s, b.timeout, true, b.topics ? undefined : b.availability, b.topics ? undefined : b.venus)
+      : source(s.topic, s.timeout ?? b.timeout, s.required ?? true, s.availability, s.venus),
   );
+  if (b.packs) {
+    if (b.topic !== undefined || b.topics) problem(['batteries', i, 'packs'], 'give packs, or topic/topics, not both');
+    const names = new Set<string>();
+    b.packs.forEach((p, k) => {
+      const name = p.name ?? `P${k + 1}`;
+      if (names.has(name)) problem(['batteries', i, 'packs', k], `pack name ${name} is already used`);
+      names.add(name);
+      const s = source(p.topic, p.timeout ?? b.timeout, false, p.availability, p.venus);
+      s.pack = name;
+      if (p.capacity !== undefined) s.capacity = p.capacity;
+      sources.push(s);
+    });
+    if (b.minPacksOnline > b.packs.length)
+      problem(['batteries', i, 'minPacksOnline'], `minPacksOnline ${b.minPacksOnline} is more than the ${b.packs.length} packs`);
+  }
   sources.forEach((s, k) => {
+    const at = b.packs ? ['batteries', i, 'packs', k] : ['batteries', i, b.topics ? 'topics' : 'topic', ...(b.topics ? [k] : [])];
     const bad = validTopicFilter(s.topic);
-    if (bad) problem(['batteries', i, b.topics ? 'topics' : 'topic', ...(b.topics ? [k] : [])], bad);
+    if (bad) problem(b.packs ? [...at, 'topic'] : at, bad);
+    if (s.availability) {
+      const badAvailability = validAvailabilityTopic(s.availability.topic);
+      if (badAvailability)
+        problem(b.topics ? [...at, 'availability', 'topic'] : ['batteries', i, 'availability', 'topic'], badAvailability);
+    }
   });
   return {
     name: b.name,
@@ -135,7 +159,18 @@ function normalizeBattery(
     productId: b.productId,
     timeout: b.timeout,
     retainedIsFresh: b.retainedIsFresh,
+    ...(b.packs ? { minPacksOnline: b.minPacksOnline } : {}),
   };
+}
+
+/** A source with only the keys that are set (availability: the schema fills in online / offline). */
+function source(topic: string, timeout: number, required: boolean, a: AvailabilityConfig | undefined, venus: boolean | undefined): Source {
+  const s: Source = { topic, timeout, required };
+  if (a !== undefined)
+    s.availability =
+      a === false ? false : ({ topic: a.topic, online: a.online ?? 'online', offline: a.offline ?? 'offline' } satisfies Availability);
+  if (venus !== undefined) s.venus = venus;
+  return s;
 }
 
 function brokerUrl(m: FileConfig['mqtt']): string {

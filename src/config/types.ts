@@ -24,12 +24,35 @@ export interface MqttConfig {
   maxPayloadBytes: number;
 }
 
-export type SourceConfig = string | { topic: string; timeout?: number; required?: boolean };
+/** An availability (birth / last-will) topic and its payloads. */
+export interface Availability {
+  topic: string;
+  online: string;
+  offline: string;
+}
+
+export type AvailabilityConfig = false | { topic: string; online?: string; offline?: string };
+
+export type SourceConfig =
+  string | { topic: string; timeout?: number; required?: boolean; availability?: AvailabilityConfig; venus?: boolean };
+
+export interface PackConfig {
+  name?: string;
+  topic: string;
+  timeout?: number;
+  availability?: AvailabilityConfig;
+  venus?: boolean;
+  capacity?: number;
+}
 
 export interface BatteryFileConfig {
   name: string;
   topic?: string;
   topics?: SourceConfig[];
+  availability?: AvailabilityConfig;
+  venus?: boolean;
+  packs?: PackConfig[];
+  minPacksOnline: number;
   mapping?: string;
   variables?: Record<string, unknown>;
   instance: number;
@@ -55,6 +78,14 @@ export interface Source {
   topic: string;
   timeout: number;
   required: boolean;
+  /** false: none; undefined: the mapping's input.availability, if any (resolved by the battery). */
+  availability?: Availability | false;
+  /** Venus OS MQTT (dbus-flashmq): keepalive, and empty/null payloads remove values. */
+  venus?: boolean;
+  /** With packs: the pack's name, its data's key under `packs` in the document. */
+  pack?: string;
+  /** Ah, from the config (the mapping's $packCapacity). */
+  capacity?: number;
 }
 
 /** A battery ready to run: paths resolved, defaults filled, password read. */
@@ -71,6 +102,8 @@ export interface BatteryConfig {
   productId: number;
   timeout: number;
   retainedIsFresh: boolean;
+  /** With packs: fewer fresh packs than this and the battery is stale (default 1). */
+  minPacksOnline?: number;
 }
 
 export interface RunConfig {

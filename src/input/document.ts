@@ -10,14 +10,18 @@
  */
 import type { InputSpec } from './spec.js';
 import { blank, InputRefusal, isForbiddenKey, isTree, sanitize, type Tree } from './sanitize.js';
-import { LeafInfo, LeafStore } from './store.js';
+import { LeafInfo, LeafStore, type CollisionHandler } from './store.js';
 import { documentKeys, topicMatches } from './topics.js';
 
 /** Why a message was refused, for grouping log lines (one rate limit per kind). */
 export type RefusalKind = 'size' | 'empty' | 'json' | 'shape' | 'topic' | 'key' | 'depth' | 'topics';
 
-/** `leaves`: how many values the message delivered (0: it brings nothing fresh). */
-export type Accepted = { ok: true; doc: unknown; leaves: number } | { ok: false; kind: RefusalKind; reason: string };
+/**
+ * `leaves`: how many values the message delivered (0: it brings nothing fresh). `vanished`: a
+ * Venus OS message saying the value (or its whole service) is gone; what the topic delivered
+ * before was removed.
+ */
+export type Accepted = { ok: true; doc: unknown; leaves: number; vanished?: boolean } | { ok: false; kind: RefusalKind; reason: string };
 
 export interface DocumentOptions {
   input: InputSpec;
@@ -27,6 +31,10 @@ export interface DocumentOptions {
   maxPayloadBytes?: number;
   /** Messages on further topics are refused once the document holds this many. */
   maxTopics?: number;
+  /** Two topics wrote the same document key (they would overwrite each other's values). */
+  onCollision?: CollisionHandler;
+  /** The pack a topic belongs to: its data is put under `packs.<pack>` (never colliding with another pack's). */
+  packOf?: (topic: string) => string | undefined;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -52,6 +60,7 @@ export class DocumentBuilder {
     this.merge = opts.input.merge ?? false;
     this.max = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.maxTopics = opts.maxTopics ?? DEFAULT_MAX_TOPICS;
+    this.store.onCollision = opts.onCollision;
   }
 
   /** The current document: every leaf that has not expired. */
@@ -118,6 +127,19 @@ export class DocumentBuilder {
     return true;
   }
 
+  /** Drop every leaf delivered on a topic `filter` matches (its source went offline); true when any was. */
+  dropFrom(filter: string): boolean {
+    if (!this.store.dropFrom((t) => topicMatches(filter, t))) return false;
+    for (const topic of [...this.owned.keys()]) {
+      if (!topicMatches(filter, topic)) continue;
+      this.ownedUndo?.push([topic, this.owned.get(topic)]);
+      this.owned.delete(topic);
+    }
+    this.latestTree = stillHeld(this.latestTree, this.store.document);
+    this.latestState = 'own';
+    return true;
+  }
+
   /** Forget all data (the battery went stale). */
   clear(): void {
     this.store.clear();
@@ -127,9 +149,11 @@ export class DocumentBuilder {
 
   /**
    * Take one message, its leaves valid until `expiresAt` (ms). Outside a transaction it is applied
-   * at once and is the whole of `latest`.
+   * at once and is the whole of `latest`. With `vanish` (a Venus OS source), an empty payload or a
+   * null value is dbus-flashmq saying the service went away or the path is invalid: it removes what
+   * the topic delivered before instead of being refused.
    */
-  accept(topic: string, payload: Buffer | string, expiresAt = Infinity): Accepted {
+  accept(topic: string, payload: Buffer | string, expiresAt = Infinity, vanish = false): Accepted {
     const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     if (size > this.max) return refuse('size', `payload of ${size} bytes is over the limit of ${this.max}`);
     if (!this.store.hasTopic(topic) && this.store.topicCount >= this.maxTopics) {
@@ -138,14 +162,15 @@ export class DocumentBuilder {
     if (!this.inTransaction) this.resetLatest();
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
     try {
-      return this.format === 'tree' ? this.acceptLeaf(topic, text, expiresAt) : this.acceptJson(topic, text, expiresAt);
+      return this.format === 'tree' ? this.acceptLeaf(topic, text, expiresAt, vanish) : this.acceptJson(topic, text, expiresAt, vanish);
     } catch (err) {
       if (err instanceof InputRefusal) return refuse(err.kind, err.message);
       throw err;
     }
   }
 
-  private acceptJson(topic: string, text: string, expiresAt: number): Accepted {
+  private acceptJson(topic: string, text: string, expiresAt: number, vanish: boolean): Accepted {
+    if (vanish && text.trim() === '') return this.vanishJson(topic);
     if (text.trim() === '') return refuse('empty', 'empty payload');
     let value: unknown;
     try {
@@ -154,34 +179,51 @@ export class DocumentBuilder {
       if (err instanceof InputRefusal) throw err;
       return refuse('json', `not valid JSON: ${(err as Error).message}`);
     }
+    if (vanish && value === null) return this.vanishJson(topic);
     if (!isTree(value))
       return refuse('shape', `expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    const pack = this.opts.packOf?.(topic);
+    const tree = pack === undefined ? value : underPack(pack, value);
     const info = new LeafInfo(expiresAt, topic);
     let count: number;
     if (this.merge) {
-      count = this.store.merge(value, info);
+      count = this.store.merge(tree, info);
     } else {
       // The payload replaces this topic's previous one; other topics' leaves stay.
       const previous = this.owned.get(topic);
       if (previous) forEachLeaf(previous, (keys) => this.store.removeOwned(keys, topic));
-      count = forEachLeaf(value, (keys, v) => this.store.set(keys, v, info));
+      count = forEachLeaf(tree, (keys, v) => this.store.set(keys, v, info));
       this.ownedUndo?.push([topic, previous]);
-      if (count) this.owned.set(topic, value);
+      if (count) this.owned.set(topic, tree);
       else this.owned.delete(topic);
     }
     if (this.latestState === 'empty') {
-      this.latestTree = value; // the message's own (sanitized) tree; copied before anything merges into it
+      this.latestTree = tree; // the message's own (sanitized) tree; copied before anything merges into it
       this.latestState = 'aliased';
-    } else mergePlain(this.ownLatest(), value);
+    } else mergePlain(this.ownLatest(), tree);
     return { ok: true, doc: this.store.document, leaves: count };
   }
 
-  private acceptLeaf(topic: string, text: string, expiresAt: number): Accepted {
+  private vanishJson(topic: string): Accepted {
+    this.store.dropFrom((t) => t === topic);
+    if (this.owned.has(topic)) {
+      this.ownedUndo?.push([topic, this.owned.get(topic)]);
+      this.owned.delete(topic);
+    }
+    this.latestTree = stillHeld(this.latestTree, this.store.document);
+    this.latestState = 'own';
+    return { ok: true, doc: this.store.document, leaves: 0, vanished: true };
+  }
+
+  private acceptLeaf(topic: string, text: string, expiresAt: number, vanish: boolean): Accepted {
     const filter = this.opts.topics.find((f) => topicMatches(f, topic));
-    const keys = filter ? documentKeys(filter, topic) : topic.split('/');
-    if (keys.length === 0 || keys.some((k) => k === '')) return refuse('topic', `topic ${topic} gives no document key`);
+    const levels = filter ? documentKeys(filter, topic) : topic.split('/');
+    if (levels.length === 0 || levels.some((k) => k === '')) return refuse('topic', `topic ${topic} gives no document key`);
+    const pack = this.opts.packOf?.(topic);
+    const keys = pack === undefined ? levels : ['packs', pack, ...levels];
     const bad = keys.find(isForbiddenKey);
     if (bad !== undefined) return refuse('topic', `topic ${topic}: level "${bad}" is not allowed`);
+    if (vanish && text.trim() === '') return this.vanishLeaf(keys, topic);
     let value: unknown;
     try {
       value = unwrap(sanitize(parseLeaf(text)), this.opts.input.unwrap);
@@ -190,10 +232,27 @@ export class DocumentBuilder {
       return refuse('json', `not valid JSON inside "${this.opts.input.unwrap}": ${(err as Error).message}`);
     }
     if (value === undefined) return refuse('empty', 'empty payload');
+    if (vanish && value === null) return this.vanishLeaf(keys, topic);
     this.store.set(keys, value, new LeafInfo(expiresAt, topic));
     setPlain(this.ownLatest(), keys, value);
     return { ok: true, doc: this.store.document, leaves: 1 };
   }
+
+  private vanishLeaf(keys: string[], topic: string): Accepted {
+    this.store.removeOwned(keys, topic);
+    this.latestTree = stillHeld(this.latestTree, this.store.document);
+    this.latestState = 'own';
+    return { ok: true, doc: this.store.document, leaves: 0, vanished: true };
+  }
+}
+
+/** {packs: {<pack>: value}}, built as sanitized trees are (no prototypes). */
+function underPack(pack: string, value: Tree): Tree {
+  const inner = blank();
+  inner[pack] = value;
+  const outer = blank();
+  outer.packs = inner;
+  return outer;
 }
 
 function refuse(kind: RefusalKind, reason: string): Accepted {

@@ -4,4 +4,6 @@ export interface InputSpec {
   unwrap?: string;
   merge?: boolean;
   topic?: string;
+  /** Default availability topic of the battery's sources; `{base}` = the source filter without its trailing /#. */
+  availability?: { topic: string; online?: string; offline?: string };
 }

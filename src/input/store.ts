@@ -26,7 +26,13 @@ interface Undo {
   isInfo: boolean;
 }
 
+/** A leaf one topic delivered is being overwritten by another topic's message. */
+export type CollisionHandler = (keys: readonly string[], previous: string, topic: string) => void;
+
 export class LeafStore {
+  /** Reported, never refused: which source is right cannot be known here. */
+  onCollision?: CollisionHandler;
+
   /** What mappings read: null-prototype objects, leaves are primitives or arrays. */
   private doc: Tree = blank();
   /** Same shape as `doc`, with a LeafInfo where `doc` has a leaf. */
@@ -73,12 +79,26 @@ export class LeafStore {
     const last = keys.length - 1;
     for (let i = 0; i < last; i++) {
       const k = keys[i]!;
+      const held = info[k];
+      if (held instanceof LeafInfo && held.topic !== leaf.topic) this.onCollision?.(keys.slice(0, i + 1), held.topic, leaf.topic);
       if (!isTree(doc[k]) || !isTree(info[k]) || info[k] instanceof LeafInfo) {
         this.put(doc, k, blank());
         this.put(info, k, blank(), true, true);
       }
       doc = doc[k] as Tree;
       info = info[k] as Tree;
+    }
+    const held = info[keys[last]!];
+    if (this.onCollision && held !== undefined) {
+      const other =
+        held instanceof LeafInfo
+          ? held.topic !== leaf.topic
+            ? held.topic
+            : undefined
+          : isTree(held)
+            ? otherTopic(held, leaf.topic)
+            : undefined;
+      if (other !== undefined) this.onCollision(keys, other, leaf.topic);
     }
     this.put(doc, keys[last]!, value);
     this.put(info, keys[last]!, leaf, true, true);
@@ -91,20 +111,28 @@ export class LeafStore {
    */
   merge(tree: Tree, leaf: LeafInfo): number {
     if (leaf.expiresAt < this.nextExpiry) this.nextExpiry = leaf.expiresAt;
-    return this.mergeInto(this.doc, this.info, tree, leaf);
+    return this.mergeInto(this.doc, this.info, tree, leaf, []);
   }
 
-  private mergeInto(doc: Tree, info: Tree, tree: Tree, leaf: LeafInfo): number {
+  private mergeInto(doc: Tree, info: Tree, tree: Tree, leaf: LeafInfo, path: string[]): number {
     let count = 0;
     for (const k of Object.keys(tree)) {
       const v = tree[k];
+      const held = info[k];
+      if (this.onCollision && held instanceof LeafInfo && held.topic !== leaf.topic) this.onCollision([...path, k], held.topic, leaf.topic);
       if (isTree(v)) {
         if (!isTree(doc[k]) || !isTree(info[k]) || info[k] instanceof LeafInfo) {
           this.put(doc, k, blank());
           this.put(info, k, blank(), true, true);
         }
-        count += this.mergeInto(doc[k] as Tree, info[k] as Tree, v, leaf);
+        path.push(k);
+        count += this.mergeInto(doc[k] as Tree, info[k] as Tree, v, leaf, path);
+        path.pop();
       } else {
+        if (this.onCollision && isTree(held)) {
+          const other = otherTopic(held, leaf.topic);
+          if (other !== undefined) this.onCollision([...path, k], other, leaf.topic);
+        }
         this.put(doc, k, v);
         this.put(info, k, leaf, true, true);
         count++;
@@ -139,13 +167,30 @@ export class LeafStore {
     if (now < this.nextExpiry) return false;
     const saved = this.undo;
     this.undo = undefined;
+    const { dropped, next } = this.dropWhere((f) => f.expiresAt <= now);
+    this.nextExpiry = next;
+    this.undo = saved;
+    return dropped;
+  }
+
+  /**
+   * Drop every leaf a topic matching `fromTopic` delivered (a source went offline, a Venus path
+   * vanished); true when anything was dropped. Undoable inside a transaction.
+   */
+  dropFrom(fromTopic: (topic: string) => boolean): boolean {
+    // nextExpiry stays as it is: a rollback may bring the dropped leaves back.
+    return this.dropWhere((f) => fromTopic(f.topic)).dropped;
+  }
+
+  /** Remove the leaves `drop` picks and the branches left empty; `next`: the earliest expiry kept. */
+  private dropWhere(drop: (leaf: LeafInfo) => boolean): { dropped: boolean; next: number } {
     let next = Infinity;
     let dropped = false;
     const walk = (doc: Tree, info: Tree): void => {
       for (const k of Object.keys(info)) {
         const f = info[k];
         if (f instanceof LeafInfo) {
-          if (f.expiresAt <= now) {
+          if (drop(f)) {
             this.put(doc, k, undefined, false);
             this.put(info, k, undefined, false, true);
             dropped = true;
@@ -160,9 +205,7 @@ export class LeafStore {
       }
     };
     walk(this.doc, this.info);
-    this.nextExpiry = next;
-    this.undo = saved;
-    return dropped;
+    return { dropped, next };
   }
 
   /** Forget everything (the battery went stale: it is rebuilt only from data that comes after). */
@@ -203,4 +246,18 @@ export class LeafStore {
       for (const k of Object.keys(node)) this.count(node[k], by);
     }
   }
+}
+
+/** A topic other than `topic` that delivered a leaf of an info subtree, if any (depth bounded by sanitize()). */
+function otherTopic(info: Tree, topic: string): string | undefined {
+  for (const k of Object.keys(info)) {
+    const f = info[k];
+    if (f instanceof LeafInfo) {
+      if (f.topic !== topic) return f.topic;
+    } else if (isTree(f)) {
+      const t = otherTopic(f, topic);
+      if (t !== undefined) return t;
+    }
+  }
+  return undefined;
 }

@@ -31,3 +31,10 @@ export function validTopicFilter(filter: string): string | undefined {
   }
   return undefined;
 }
+
+/** An availability topic is one exact topic: a wildcard could let any topic speak for the BMS. */
+export function validAvailabilityTopic(topic: string): string | undefined {
+  if (topic === '') return 'an availability topic must not be empty';
+  if (/[#+]/.test(topic)) return `an availability topic is one topic, without + or #: "${topic}"`;
+  return undefined;
+}

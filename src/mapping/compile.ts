@@ -10,6 +10,7 @@ import { coerce } from '../venus/coerce.js';
 import { compileFormat, defaultFormatter, type TextFormatter } from '../venus/format.js';
 import type { DbusType, PathValue } from '../venus/types.js';
 import { lineOf, type YamlDocument } from '../util/yaml-file.js';
+import { validAvailabilityTopic } from '../input/topics.js';
 import { expandPaths, type ExpandedEntry } from './expand.js';
 import { budgetOptions, installBudget, regexProblems } from './budget.js';
 import { compileFast, type FastFn } from './fast.js';
@@ -93,7 +94,7 @@ export interface CompiledMapping {
   file: string;
   name: string;
   description?: string;
-  input: Required<Omit<InputSpec, 'unwrap' | 'topic'>> & Pick<InputSpec, 'unwrap' | 'topic'>;
+  input: Required<Omit<InputSpec, 'unwrap' | 'topic' | 'availability'>> & Pick<InputSpec, 'unwrap' | 'topic' | 'availability'>;
   /** In declaration order. */
   paths: CompiledPath[];
   /** Indexes into `paths` in evaluation order (dependencies first). */
@@ -130,13 +131,27 @@ export function compileMapping(doc: YamlDocument): CompiledMapping {
       });
   }
   const order = evaluationOrder(paths, byPath, doc.file, problems);
-  if (problems.length) throw new FileProblemsError(problems);
   const input = m.input ?? {};
+  const badAvailability = input.availability && validAvailabilityTopic(input.availability.topic.replaceAll('{base}', 'base'));
+  if (badAvailability)
+    problems.push({
+      file: doc.file,
+      line: lineOf(doc, ['input', 'availability', 'topic']),
+      where: 'input › availability',
+      reason: badAvailability,
+    });
+  if (problems.length) throw new FileProblemsError(problems);
   return {
     file: doc.file,
     name: m.name ?? doc.file,
     description: m.description,
-    input: { format: input.format ?? 'json', merge: input.merge ?? false, unwrap: input.unwrap, topic: input.topic },
+    input: {
+      format: input.format ?? 'json',
+      merge: input.merge ?? false,
+      unwrap: input.unwrap,
+      topic: input.topic,
+      availability: input.availability,
+    },
     paths,
     order,
     required,

@@ -4,6 +4,7 @@
  * returns undefined for missing or non-numeric inputs, like JSONata's own operators, never throws.
  */
 import { roundPython } from '../venus/format.js';
+import { PACK_HELPERS } from './packs.js';
 import { FIELD, field, PRESENT, present, SCALAR, scalar } from './strict.js';
 
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
@@ -124,6 +125,7 @@ export const HELPERS: Record<string, (...args: unknown[]) => unknown> = {
   roundHalfEven: round,
   onOff,
   bit,
+  ...PACK_HELPERS,
   /** Internal: the presence check strict evaluation wraps every expression in (strict.ts). */
   [PRESENT]: present,
   /** Internal: a single-value field read that never maps over an array (strict.ts). */

@@ -81,6 +81,7 @@ export interface RigOptions {
   topic?: string;
   /** Where commands go; without one the source cannot publish. */
   channel?: FakeChannel;
+  minPacksOnline?: number;
 }
 
 export async function rig(opts: RigOptions = {}): Promise<Rig> {
@@ -99,6 +100,7 @@ export async function rig(opts: RigOptions = {}): Promise<Rig> {
     productId: 0xffff,
     timeout,
     retainedIsFresh: opts.retainedIsFresh ?? false,
+    ...(opts.minPacksOnline !== undefined ? { minPacksOnline: opts.minPacksOnline } : {}),
   };
   const sink = new FakeSink();
   const lines: string[] = [];

@@ -1,5 +1,8 @@
 /** The example mappings for foreign formats, checked on captures of their real topic layout. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { fixture, mappingFile } from '../support/paths.js';
@@ -137,4 +140,62 @@ test('check --set without a payload: refusals carry the reply code and make the 
   assert.match(none.stdout, /writable paths: none/);
   const usage = await runCli(['check', mappingFile('default.yaml'), '--set', 'Soc']);
   assert.equal(usage.code, 2);
+});
+
+test("another GX device's battery service, mirrored path by path from Venus OS's MQTT", async () => {
+  const { out, get, rows } = await checkJson('venus-battery.yaml', fixture('foreign', 'venus-battery', 'mqtt-capture.json'));
+  assert.equal(out.payloads[0].ignored, 4, 'Serial, heartbeat, full_publish_completed and the solar charger are not the battery');
+  assert.deepEqual(out.payloads[0].refused, []);
+  assert.equal(get('/Dc/0/Voltage').value, 52.31);
+  assert.equal(get('/Dc/0/Current').value, -12.4);
+  assert.equal(get('/Info/MaxChargeCurrent').text, '74.0A');
+  assert.equal(get('/System/MinVoltageCellId').value, '2-13');
+  assert.equal(get('/System/NrOfModulesOnline').type, 'i');
+  assert.equal(get('/Capacity').value, null, '{"value": null} is invalid');
+  assert.equal(get('/Alarms/FuseBlown').value, null);
+  assert.ok(!rows.some((r) => r.path === '/ProductName'), "identity paths are vbat's own");
+});
+
+test('vbat check reports two topics writing the same key (pack1/# and pack2/# of ESPHome) and fails', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vbat-collision-'));
+  try {
+    const capture = join(dir, 'two-packs.json');
+    writeFileSync(
+      capture,
+      JSON.stringify({
+        'pack1/sensor/total_voltage/state': '52.1',
+        'pack1/sensor/current/state': '3',
+        'pack1/sensor/state_of_charge/state': '50',
+        'pack2/sensor/total_voltage/state': '52.3',
+        'pack2/sensor/state_of_charge/state': '70',
+      }),
+    );
+    const r = await runCli(['check', '--json', '--topic', '+/#', mappingFile('esphome-jk-bms.yaml'), capture]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.payloads[0].collisions, [
+      'sensor.total_voltage.state: written by pack1/sensor/total_voltage/state and pack2/sensor/total_voltage/state',
+      'sensor.state_of_charge.state: written by pack1/sensor/state_of_charge/state and pack2/sensor/state_of_charge/state',
+    ]);
+    const table = await runCli(['check', '--topic', '+/#', mappingFile('esphome-jk-bms.yaml'), capture]);
+    assert.match(table.stdout, /KEY COLLISION sensor\.total_voltage\.state/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('packs: vbat check --pack puts each pack under its own key; the shipped packs mapping aggregates the capture', async () => {
+  const capture = fixture('foreign', 'packs', 'two-packs.json');
+  const { get } = await checkJson('packs-json.yaml', capture, ['--pack', 'P1=house/pack1', '--pack', 'P2=house/pack2']);
+  assert.equal(get('/Soc').value, 74, 'capacity-weighted: (70·280 + 82·140) / 420');
+  assert.equal(get('/Info/MaxChargeCurrent').value, 110);
+  assert.equal(get('/Info/MaxChargeVoltage').value, 55);
+  assert.equal(get('/System/MinVoltageCellId').value, 'P2/C7');
+  assert.equal(get('/System/NrOfModulesOffline').value, 0);
+  const onePack = await checkJson('packs-json.yaml', capture, ['--pack', 'P1=house/pack1']);
+  assert.equal(onePack.get('/Info/MaxChargeCurrent').value, 70);
+  assert.equal(onePack.out.payloads[0].ignored, 1);
+  const bad = await runCli(['check', '--pack', 'P1', mappingFile('packs-json.yaml'), capture]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--pack expects NAME=FILTER/);
 });

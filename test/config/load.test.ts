@@ -161,3 +161,107 @@ test('a missing TLS file refuses the config at start-up with its line; present o
   );
   assert.equal(loadConfig(ok).mqtt.ca, join(dir, 'ca.pem'));
 });
+
+test('availability: payload defaults filled in; a wildcard, or availability beside topics, refused with its line', () => {
+  const ok = loadConfig(
+    file(
+      'avail.yaml',
+      `batteries:
+  - name: a
+    topic: esp/#
+    availability: {topic: esp/status}
+  - name: b
+    instance: 101
+    topics:
+      - {topic: t/1/#, availability: {topic: tele/t1/LWT, online: Online, offline: Offline}}
+      - {topic: t/2/#, availability: false, venus: false}
+`,
+    ),
+  );
+  assert.deepEqual(ok.batteries[0]!.sources[0]!.availability, { topic: 'esp/status', online: 'online', offline: 'offline' });
+  assert.deepEqual(ok.batteries[1]!.sources[0]!.availability, { topic: 'tele/t1/LWT', online: 'Online', offline: 'Offline' });
+  assert.equal(ok.batteries[1]!.sources[1]!.availability, false);
+  assert.equal(ok.batteries[1]!.sources[1]!.venus, false);
+  const bad = problems(() =>
+    loadConfig(
+      file(
+        'avail-bad.yaml',
+        `batteries:
+  - name: a
+    topic: esp/#
+    availability: {topic: esp/+/status}
+  - name: b
+    instance: 101
+    availability: {topic: x/status}
+    topics: [t/1]
+`,
+      ),
+    ),
+  );
+  assert.ok(
+    bad.some((p) => /avail-bad\.yaml:4: .*availability topic is one topic, without \+ or #/.test(p)),
+    bad.join('\n'),
+  );
+  assert.ok(
+    bad.some((p) => /avail-bad\.yaml:7: .*give availability per entry of topics/.test(p)),
+    bad.join('\n'),
+  );
+});
+
+test('packs: default names, capacity, minPacksOnline; duplicates, too high a minimum and packs beside topic refused', () => {
+  const ok = loadConfig(
+    file(
+      'packs.yaml',
+      `batteries:
+  - name: house
+    minPacksOnline: 2
+    packs:
+      - {topic: house/pack1, capacity: 280}
+      - {name: rack2, topic: house/pack2/#, timeout: 20, availability: {topic: house/pack2/status}}
+`,
+    ),
+  );
+  const b = ok.batteries[0]!;
+  assert.equal(b.minPacksOnline, 2);
+  assert.deepEqual(b.sources, [
+    { topic: 'house/pack1', timeout: 60, required: false, pack: 'P1', capacity: 280 },
+    {
+      topic: 'house/pack2/#',
+      timeout: 20,
+      required: false,
+      pack: 'rack2',
+      availability: { topic: 'house/pack2/status', online: 'online', offline: 'offline' },
+    },
+  ]);
+  const bad = problems(() =>
+    loadConfig(
+      file(
+        'packs-bad.yaml',
+        `batteries:
+  - name: house
+    topic: x
+    minPacksOnline: 3
+    packs:
+      - {name: A, topic: a}
+      - {name: A, topic: b/#/c}
+`,
+      ),
+    ),
+  );
+  assert.ok(
+    bad.some((p) => /packs-bad\.yaml:\d+: .*give packs, or topic\/topics, not both/.test(p)),
+    bad.join('\n'),
+  );
+  assert.ok(
+    bad.some((p) => /packs-bad\.yaml:4: .*minPacksOnline 3 is more than the 2 packs/.test(p)),
+    bad.join('\n'),
+  );
+  assert.ok(
+    bad.some((p) => /packs-bad\.yaml:7: .*pack name A is already used/.test(p)),
+    bad.join('\n'),
+  );
+  assert.ok(
+    bad.some((p) => /packs-bad\.yaml:7: .*"#" must be a whole last level/.test(p)),
+    bad.join('\n'),
+  );
+});

@@ -221,3 +221,13 @@ test('a broken command is refused with its line: wildcard topic, bad payload exp
     q.join('\n'),
   );
 });
+
+test('an availability topic with a wildcard is refused with its line', () => {
+  const p = problems(
+    ['input:', '  format: tree', '  availability: {topic: "{base}/+/status"}', 'paths:', '  /Soc: {type: d, value: Soc}'].join('\n'),
+  );
+  assert.ok(
+    p.some((x) => /^broken\.yaml:3: input › availability: an availability topic is one topic, without \+ or #/.test(x)),
+    p.join('\n'),
+  );
+});

@@ -9,8 +9,9 @@ import { repoRoot } from '../support/paths.js';
 const dir = join(repoRoot, 'mappings');
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
-test('there are the default and two foreign example mappings', () => {
-  for (const f of ['default.yaml', 'esphome-jk-bms.yaml', 'serialbattery-jsondata.yaml']) assert.ok(files.includes(f), f);
+test('there are the default and the foreign example mappings', () => {
+  for (const f of ['default.yaml', 'esphome-jk-bms.yaml', 'serialbattery-jsondata.yaml', 'venus-battery.yaml', 'packs-json.yaml'])
+    assert.ok(files.includes(f), f);
 });
 
 for (const f of files) {
