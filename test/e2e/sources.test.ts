@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Message, Variant } from 'dbus-next';
 import mqtt, { type MqttClient } from 'mqtt';
 import { fixture } from '../support/paths.js';
-import { bounded, Client, sleep } from '../dbus/helpers.js';
+import { BusClient } from '../support/bus-client.js';
+import { bounded, sleep } from '../support/wait.js';
 import { World } from './harness.js';
 
 const SVC = (name: string) => `com.victronenergy.battery.vbat_${name}`;
@@ -18,7 +19,7 @@ const LIMITS = ['/Info/MaxChargeVoltage', '/Info/MaxChargeCurrent', '/Info/MaxDi
 type Changes = Record<string, { Value: Variant; Text: Variant }>;
 
 /** The ItemsChanged signals a service sent after `since` (index into client.signals). */
-function itemsChanged(client: Client, sender: string, since: number): Changes[] {
+function itemsChanged(client: BusClient, sender: string, since: number): Changes[] {
   return client.signals
     .slice(since)
     .filter((m: Message) => m.member === 'ItemsChanged' && m.sender === sender)
@@ -57,10 +58,10 @@ const JSONDATA = (soc: number) =>
 
 describe('sources end to end', { concurrency: false }, () => {
   const w = new World();
-  let signals: Client;
+  let signals: BusClient;
   before(async () => {
     await w.start();
-    signals = await Client.connect(w.bus.address);
+    signals = await BusClient.connect(w.bus.address);
     await signals.addMatch("type='signal',member='ItemsChanged'");
   });
   after(async () => {
