@@ -24,9 +24,7 @@ function load(): Catalogue {
   const data = JSON.parse(readFileSync(schemaPath('battery-paths.json'), 'utf8')) as { paths: Record<string, unknown> };
   const names = Object.keys(data.paths);
   const exact = new Set(names.filter((n) => !/[{*]/.test(n)));
-  const patterns = names
-    .filter((n) => /[{*]/.test(n))
-    .map((n) => new RegExp(`^${n.replace(/\{n\}/g, '\\d+').replace(/\*/g, '.+')}$`));
+  const patterns = names.filter((n) => /[{*]/.test(n)).map((n) => new RegExp(`^${n.replace(/\{n\}/g, '\\d+').replace(/\*/g, '.+')}$`));
   return (catalogue = { names, exact, patterns });
 }
 

@@ -13,6 +13,9 @@ export function unknownVariables(mapping: CompiledMapping, names: string[]): { n
         .filter(([, d]) => d <= Math.max(2, Math.floor(name.length / 4)))
         .sort((a, b) => a[1] - b[1])[0]?.[0];
       const has = declared.length ? `it has ${declared.join(', ')}` : 'it declares no variables';
-      return { name, reason: `variable "${name}" is not declared by the mapping ${mapping.file}${near ? ` (did you mean ${near}?)` : ''}; ${has}` };
+      return {
+        name,
+        reason: `variable "${name}" is not declared by the mapping ${mapping.file}${near ? ` (did you mean ${near}?)` : ''}; ${has}`,
+      };
     });
 }
