@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { fixture, mappingFile } from '../support/paths.js';
+import { readmeMappings } from '../support/readme.js';
 
 interface Row {
   path: string;
@@ -198,4 +199,26 @@ test('packs: vbat check --pack puts each pack under its own key; the shipped pac
   const bad = await runCli(['check', '--pack', 'P1', mappingFile('packs-json.yaml'), capture]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--pack expects NAME=FILTER/);
+});
+
+test("the README's mapping examples pass vbat check", async () => {
+  const examples = readmeMappings();
+  assert.ok(examples.length >= 1, 'the README has a mapping example');
+  const tmp = mkdtempSync(join(tmpdir(), 'vbat-readme-'));
+  try {
+    const payload = join(tmp, 'payload.json');
+    writeFileSync(
+      payload,
+      JSON.stringify({ bms: { voltage: 52.7, soc: 63, power: -300, current: -5.7, cells: [3.3, 3.31], alarms: { low_voltage: 0 } } }),
+    );
+    for (const [i, yaml] of examples.entries()) {
+      const file = join(tmp, `example-${i}.yaml`);
+      writeFileSync(file, yaml);
+      const r = await runCli(['check', file, payload, '--topic', 'my-bms']);
+      assert.match(r.stdout, /paths, OK/, `README example ${i + 1}:\n${r.stdout}`);
+      assert.equal(r.code, 0, r.stdout);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -308,7 +308,9 @@ test('a runaway evaluation yields: the event loop and other evaluations get thro
 test('evaluations interleaved on the microtask queue are each charged their own time', async () => {
   const runaway = new Evaluator(parseMapping('paths:\n  /X: {custom: true, type: i, value: "$count($match(s, /(x|xx)+y/))"}\n'));
   const normal = new Evaluator(
-    parseMapping("paths:\n  /Y: {custom: true, type: s, value: \"$join($map([1..200], function($i){ $replace(t, /b/, 'B') & $i }), '')\"}\n"),
+    parseMapping(
+      "paths:\n  /Y: {custom: true, type: s, value: \"$join($map([1..200], function($i){ $replace(t, /b/, 'B') & $i }), '')\"}\n",
+    ),
   );
   const [a, b] = await Promise.all([runaway.evaluate({ s: 'x'.repeat(40) }), normal.evaluate({ t: 'abc' })]);
   assert.match(a.problems[0]!, /ran longer than the expression's 100 ms/);

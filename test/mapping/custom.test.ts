@@ -62,7 +62,9 @@ test('a failing expression invalidates only its own path', async () => {
 });
 
 test('runaway recursion is stopped and reported', async () => {
-  const m = parseMapping(`paths:\n  /X: {custom: true, type: d, value: "($f := function($n) { $f($n + 1) }; $f(0))"}\n  /Y: {custom: true, type: d, value: "1"}\n`);
+  const m = parseMapping(
+    `paths:\n  /X: {custom: true, type: d, value: "($f := function($n) { $f($n + 1) }; $f(0))"}\n  /Y: {custom: true, type: d, value: "1"}\n`,
+  );
   const ev = await new Evaluator(m).evaluate({});
   assert.equal(ev.values[0], null);
   assert.ok(ev.problems[0]);
