@@ -7,3 +7,9 @@ export function readmeMappings(): string[] {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
   return [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((y) => /^paths:/m.test(y));
 }
+
+/** The config examples of README.md (yaml blocks with a `batteries:` section). */
+export function readmeConfigs(): string[] {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  return [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((y) => /^batteries:/m.test(y));
+}
