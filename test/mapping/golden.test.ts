@@ -29,8 +29,8 @@ const CONTRACT_TYPES: Record<string, string> = {
  * Where vbat deliberately publishes more than the original: it left /System/NrOfCellsPerBattery
  * at the payload's 0, which dbus-aggregate-batteries cannot use; vbat counts the cells.
  */
-const DERIVED_BY_VBAT: Record<string, Record<string, { Value: number; Text: string }>> = {
-  'seed-full': { '/System/NrOfCellsPerBattery': { Value: 24, Text: '24' } },
+const DERIVED_BY_VBAT: Record<string, Record<string, ExpectedItem>> = {
+  'seed-full': { '/System/NrOfCellsPerBattery': { Value: 24, Text: '24', Type: 'i' } },
 };
 
 /** Paths the service adds (identity, management); the mapping owns the 169 data paths. */
