@@ -17,7 +17,7 @@ test('the full seed payload: 169 paths with the seed texts, exit 0', async () =>
   assert.match(r.stdout, /^\/Dc\/0\/Power\s+321\.6\s+d\s+321W\s*$/m);
   assert.match(r.stdout, /^\/Voltages\/Diff\s+0\.025\s+d\s+0\.025V\s+derived$/m);
   assert.match(r.stdout, /^\/Alarms\/BmsCable\s+\(invalid\)\s+ai\s+---\s+invalid$/m);
-  assert.match(r.stdout, /169 paths: \d+ valid, \d+ invalid, 2 derived, 0 warnings/);
+  assert.match(r.stdout, /169 paths: \d+ valid, \d+ invalid, 3 derived, 0 warnings/);
 });
 
 test('--json prints the same as data', async () => {
