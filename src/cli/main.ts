@@ -7,6 +7,7 @@
 import { FileProblemsError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { helpText, wrap, type CommandSpec } from './args.js';
+import { CAPTURE_COMMAND, capture } from './capture.js';
 import { CHECK_COMMAND, checkCommand } from './check.js';
 import { DEMO_COMMAND, demo } from './demo.js';
 import { IMPORT_SEED_COMMAND, importSeedCommand } from './import-seed.js';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   watch: { spec: WATCH_COMMAND, run: (args) => watch(args) },
   check: { spec: CHECK_COMMAND, run: (args) => checkCommand(args) },
   'import-seed-config': { spec: IMPORT_SEED_COMMAND, run: (args) => importSeedCommand(args) },
+  capture: { spec: CAPTURE_COMMAND, run: (args) => capture(args) },
 };
 
 const NAMES = Object.keys(COMMANDS).join(', ');
