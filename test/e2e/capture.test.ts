@@ -28,7 +28,7 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-test('vbat capture records topic, payload, time and retained flag; vbat check replays the file', async () => {
+test('vbat capture records topic, payload, time and retained flag; vbat check replays the file; vbat init drafts a mapping that passes check', async () => {
   const esphome = Object.entries(
     JSON.parse(readFileSync(fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'), 'utf8')) as Record<string, string>,
   );
@@ -72,4 +72,14 @@ test('vbat capture records topic, payload, time and retained flag; vbat check re
     // ESPHome publishes an empty error text when there is none; vbat run refuses it the same way.
     { topic: 'jk-bms/text_sensor/errors/state', reason: 'empty payload' },
   ]);
+
+  // capture → init → check: the draft maps the essentials from what was recorded.
+  const draft = join(tmp, 'draft.yaml');
+  const made = await runCli(['init', file, '-o', draft]);
+  assert.equal(made.code, 0, made.stderr);
+  const checked = await runCli(['check', '--json', draft, file]);
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+  const drafted = JSON.parse(checked.stdout).payloads[0].paths as { path: string; value: unknown }[];
+  assert.equal(drafted.find((p) => p.path === '/Dc/0/Voltage')?.value, 54.66);
+  assert.equal(drafted.find((p) => p.path === '/Soc')?.value, 91);
 });
