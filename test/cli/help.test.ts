@@ -188,7 +188,10 @@ describe('the vbat command line', () => {
       /^vbat: unknown command "frobnicate"; the commands are demo, run, watch, check, import-seed-config, capture, init\nRun "vbat help" for usage\.\n$/,
     );
     assert.equal(help.code, 2);
-    assert.match(help.stderr, /^vbat: no command "frobnicate"; the commands are demo, run, watch, check, import-seed-config, capture, init\n/);
+    assert.match(
+      help.stderr,
+      /^vbat: no command "frobnicate"; the commands are demo, run, watch, check, import-seed-config, capture, init\n/,
+    );
     assert.equal(none.code, 2, 'no command at all is a usage error');
     assert.match(none.stdout, /^vbat \S+ — /);
   });
