@@ -1,16 +1,14 @@
 /** `vbat capture` against a real mosquitto, then `vbat check` on what it recorded. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { bounded } from '../dbus/helpers.js';
-import { CLI_ENTRY, runCli } from '../support/cli.js';
+import { bounded } from '../support/wait.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { startMosquitto, type Broker } from '../support/mosquitto.js';
-import { fixture, mappingFile, repoRoot } from '../support/paths.js';
-import { Daemon } from './harness.js';
+import { fixture, mappingFile } from '../support/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vbat-capture-'));
 let broker: Broker;
@@ -35,15 +33,7 @@ test('vbat capture records topic, payload, time and retained flag; vbat check re
   // A retained value from before the capture: the broker replays it, marked retained.
   await pub.publishAsync('jk-bms/status', 'online', { qos: 1, retain: true });
   const file = join(tmp, 'capture.jsonl');
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', CLI_ENTRY, 'capture', '--broker', broker.url, '--topic', 'jk-bms/#', '--seconds', '3', '-o', file],
-    {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const capture = new Daemon(child);
+  const capture = spawnCli(['capture', '--broker', broker.url, '--topic', 'jk-bms/#', '--seconds', '3', '-o', file]);
   await capture.waitLog(/subscribed to/);
   for (const [topic, payload] of esphome) if (topic !== 'jk-bms/status') await pub.publishAsync(topic, payload, { qos: 1 });
   await pub.publishAsync('elsewhere/x', '1', { qos: 1 });
