@@ -179,7 +179,9 @@ export async function check(opts: CheckOptions): Promise<CheckResult> {
       payloads,
     });
   }
-  const ok = checked.every((b) => b.payloads.every((p) => !p.error && p.missingRequired.length === 0 && p.sets.every((s) => s.code === 0)));
+  const ok = checked.every((b) =>
+    b.payloads.every((p) => !p.error && p.missingRequired.length === 0 && p.collisions.length === 0 && p.sets.every((s) => s.code === 0)),
+  );
   const first = checked[0];
   if (opts.config) return { mapping: first?.mapping ?? NO_MAPPING, problems: [], writable: [], payloads: [], batteries: checked, ok };
   return { mapping: first!.mapping, problems: [], writable: first!.writable, payloads: first!.payloads, ok };

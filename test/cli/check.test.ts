@@ -217,5 +217,9 @@ test('--config checks every battery as run would, and refuses exactly what run r
   assert.equal(value(0, '/Soc'), 63);
   assert.equal(out.batteries[0]!.payloads[0]!.ignored, esphome.length, 'house subscribes to bms/house only');
   assert.equal(value(1, '/Info/MaxChargeVoltage'), 56, "the config's chargeCellVoltage, 16 × 3.5 V");
-  assert.equal(out.batteries[1]!.payloads[0]!.ignored, 1, "jk takes its mapping's topic, jk-bms/#");
+  assert.equal(
+    out.batteries[1]!.payloads[0]!.ignored,
+    2,
+    "jk takes its mapping's topic, jk-bms/#: bms/house is outside it, jk-bms/status is its availability topic",
+  );
 });

