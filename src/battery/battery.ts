@@ -56,6 +56,8 @@ export interface BatteryOptions {
   /** Runs `tick` every second; by default an unref'd setInterval. Returns a stop function. */
   every?: (ms: number, fn: () => void) => () => void;
   schedule?: (fn: () => void) => void;
+  /** Sees every evaluation of a message and what became of it (`vbat check` shows why). */
+  observe?: (ev: Evaluation, outcome: 'published' | 'waiting' | 'rejected') => void;
 }
 
 /** At most this many messages wait while one batch is processed; older ones are dropped. */
@@ -172,6 +174,11 @@ export class Battery {
 
   get connected(): boolean {
     return this.diag.connected;
+  }
+
+  /** The input document as it stands: what `vbat check` builds a command's payload on. */
+  get inputDocument(): unknown {
+    return this.documents.document;
   }
 
   /** The /DeviceInstance in use (from the settings service, else the config). */
@@ -341,12 +348,14 @@ export class Battery {
     const ev = await this.evaluate(now);
     if (ev.missingRequired.length) {
       if (this.gathering(ev)) {
+        this.opts.observe?.(ev, 'waiting');
         this.commit(delivering, now);
         this.log.debug(() => `stored; waiting for the inputs of ${ev.missingRequired.join(', ')} before publishing`);
         return true;
       }
       this.documents.rollback();
       if (batch.length > 1) return false;
+      this.opts.observe?.(ev, 'rejected');
       this.reject(`message dropped: required input missing or invalid for ${ev.missingRequired.join(', ')}`, 'required');
       return true;
     }
@@ -356,6 +365,7 @@ export class Battery {
     this.diag.accepted++;
     this.diagChanged = true;
     this.warnProblems(ev);
+    this.opts.observe?.(ev, 'published');
     const wasConnected = this.diag.connected;
     if (!wasConnected) {
       this.diag.connected = true;
@@ -415,6 +425,7 @@ export class Battery {
     const ev = await this.evaluate(now);
     if (ev.missingRequired.length) return this.goStale(`inputs of ${ev.missingRequired.join(', ')}: ${why}`);
     this.dirty = false;
+    this.opts.observe?.(ev, 'published');
     await this.publish(this.held(frameOf(this.mapping, ev)), 'tick');
   }
 

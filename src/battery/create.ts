@@ -3,28 +3,29 @@
  * connection (one bus connection per service), and the shared settings-service client.
  */
 import { hostname } from 'node:os';
-import type { RunConfig } from '../config/index.js';
+import type { BatteryConfig, RunConfig } from '../config/index.js';
 import type { SettingsClient } from '../dbus/index.js';
 import type { Logger } from '../log.js';
-import { loadMapping, type CompiledMapping } from '../mapping/index.js';
+import type { CompiledMapping } from '../mapping/index.js';
 import { MqttSource, VenusKeepalive } from '../mqtt/index.js';
 import { Battery } from './battery.js';
+import { loadBatteryMappings } from './mappings.js';
 import { SettingsIdentity } from './settings.js';
 import { isVenusTopic } from './sources.js';
 import { DbusSink } from './sink.js';
 
-export function createBatteries(config: RunConfig, log: Logger, settings?: SettingsClient): Battery[] {
-  const mappings = new Map<string, CompiledMapping>();
-  const mappingFor = (file: string) => {
-    let m = mappings.get(file);
-    if (!m) mappings.set(file, (m = loadMapping(file)));
-    return m;
-  };
+/** The batteries of a config; their mappings from loadBatteryMappings (loaded here when not given). */
+export function createBatteries(
+  config: RunConfig,
+  log: Logger,
+  settings?: SettingsClient,
+  mappings: Map<BatteryConfig, CompiledMapping> = loadBatteryMappings(config.batteries),
+): Battery[] {
   return config.batteries.map((b) => {
     const blog = log.child(b.name);
     return new Battery({
       config: b,
-      mapping: mappingFor(b.mappingFile),
+      mapping: mappings.get(b)!,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
       log: blog,
       identityStore: settings ? new SettingsIdentity(settings, b.name, blog) : undefined,

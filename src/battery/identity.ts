@@ -13,7 +13,7 @@ import { VERSION } from '../version.js';
 let servicePaths: CompiledMapping | undefined;
 
 export function serviceMapping(): CompiledMapping {
-  return (servicePaths ??= loadMapping(mappingPath('service-paths.yaml')));
+  return (servicePaths ??= loadMapping(mappingPath('service-paths.yaml'), { servicePaths: true }));
 }
 
 export interface Diagnostics {

@@ -4,6 +4,7 @@
  */
 export { Battery, type BatteryOptions, type Message, type MessageSource, type SourceFactory } from './battery.js';
 export { createBatteries } from './create.js';
+export { loadBatteryMappings } from './mappings.js';
 export { Freshness } from './freshness.js';
 export type { BatterySink, SinkEvents, SinkFactory } from './sink.js';
 export type { IdentityStore } from './settings.js';

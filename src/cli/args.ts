@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { editDistance } from '../util/edit-distance.js';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -96,20 +97,10 @@ function closest(word: string, names: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = word.length <= 4 ? 2 : 3;
   for (const n of names) {
-    const d = distance(word, n);
+    const d = editDistance(word, n);
     if (d < bestDistance) [best, bestDistance] = [n, d];
   }
   return best;
-}
-
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
 }
 
 /** `vbat <command> --help`: synopsis, what it does, arguments and every option explained. */

@@ -7,7 +7,9 @@
 import { FileProblemsError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { helpText, wrap, type CommandSpec } from './args.js';
+import { CAPTURE_COMMAND, capture } from './capture.js';
 import { CHECK_COMMAND, checkCommand } from './check.js';
+import { INIT_COMMAND, init } from './init.js';
 import { DEMO_COMMAND, demo } from './demo.js';
 import { IMPORT_SEED_COMMAND, importSeedCommand } from './import-seed.js';
 import { run, RUN_COMMAND } from './run.js';
@@ -24,6 +26,8 @@ const COMMANDS: Record<string, Command> = {
   watch: { spec: WATCH_COMMAND, run: (args) => watch(args) },
   check: { spec: CHECK_COMMAND, run: (args) => checkCommand(args) },
   'import-seed-config': { spec: IMPORT_SEED_COMMAND, run: (args) => importSeedCommand(args) },
+  capture: { spec: CAPTURE_COMMAND, run: (args) => capture(args) },
+  init: { spec: INIT_COMMAND, run: (args) => init(args) },
 };
 
 const NAMES = Object.keys(COMMANDS).join(', ');

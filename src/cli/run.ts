@@ -3,7 +3,7 @@
  * own D-Bus connection and service) per configured battery, all in this process. Everything is
  * validated before the first connection; SIGTERM/SIGINT release the bus names within a second.
  */
-import { createBatteries, type Battery } from '../battery/index.js';
+import { createBatteries, loadBatteryMappings, type Battery } from '../battery/index.js';
 import { SettingsClient } from '../dbus/index.js';
 import { loadConfig, type ConfigFlags } from '../config/index.js';
 import { UsageError } from '../errors.js';
@@ -107,6 +107,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig(configFile, flags);
+  // Every battery's mapping is checked before anything connects (the same check as vbat check --config).
+  const mappings = loadBatteryMappings(config.batteries);
   const log = new Logger(config.logLevel, undefined, config.warningInterval * 1000);
   let settings: SettingsClient | undefined;
   try {
@@ -115,7 +117,7 @@ export async function run(args: string[]): Promise<number> {
     log.error(`cannot connect to D-Bus: ${(err as Error).message}`);
     return 1;
   }
-  const batteries = createBatteries(config, log, settings);
+  const batteries = createBatteries(config, log, settings, mappings);
   const started: Battery[] = [];
   try {
     for (const b of batteries) {

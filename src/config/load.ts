@@ -52,7 +52,14 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): R
     problems.push({ file: doc.file, line: lineOf(doc, segments), where: segments.join(' › '), reason });
   const baseDir = file ? dirname(resolve(file)) : process.cwd();
 
-  const batteries = (config.batteries ?? []).map((b, i) => normalizeBattery(b, i, baseDir, problem));
+  const batteries = (config.batteries ?? []).map((b, i) => ({
+    ...normalizeBattery(b, i, baseDir, problem),
+    variableOrigins: variableOrigins(b, (name) =>
+      flags.variables && name in flags.variables
+        ? { file: '<command line>', where: `--var ${name}` }
+        : { file: doc.file, line: lineOf(doc, ['batteries', i, 'variables', name]), where: `variables › ${name}` },
+    ),
+  }));
   if (batteries.length === 0) problem([], 'no battery configured: give --topic, or a config file with batteries');
   for (const key of ['name', 'serviceName', 'instance'] as const) {
     const seen = new Map<unknown, number>();
@@ -171,6 +178,10 @@ function source(topic: string, timeout: number, required: boolean, a: Availabili
       a === false ? false : ({ topic: a.topic, online: a.online ?? 'online', offline: a.offline ?? 'offline' } satisfies Availability);
   if (venus !== undefined) s.venus = venus;
   return s;
+}
+
+function variableOrigins<T>(b: BatteryFileConfig, origin: (name: string) => T): Record<string, T> {
+  return Object.fromEntries(Object.keys(b.variables ?? {}).map((name) => [name, origin(name)]));
 }
 
 function brokerUrl(m: FileConfig['mqtt']): string {

@@ -104,6 +104,8 @@ export interface BatteryConfig {
   retainedIsFresh: boolean;
   /** With packs: fewer fresh packs than this and the battery is stale (default 1). */
   minPacksOnline?: number;
+  /** Where each variable was set (config line or --var), for problems with it. */
+  variableOrigins?: Record<string, { file: string; line?: number; where: string }>;
 }
 
 export interface RunConfig {

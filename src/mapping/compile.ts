@@ -18,6 +18,7 @@ import { HELPERS } from './helpers.js';
 import { makeStrict, PRESENT, singleValueReads } from './strict.js';
 import type { Expressions, InputSpec, MappingFile, PathEntry } from './model.js';
 import { validateMappingShape } from './validate.js';
+import { pathNameProblem } from './catalogue.js';
 
 /**
  * Functions whose arguments are single values (see singleValueReads). Not $__present: it asks
@@ -104,35 +105,63 @@ export interface CompiledMapping {
   byPath: Map<string, CompiledPath>;
 }
 
-/** Compile a parsed YAML document; throws FileProblemsError listing every problem. */
-export function compileMapping(doc: YamlDocument): CompiledMapping {
-  const shapeProblems = validateMappingShape(doc);
-  if (shapeProblems.length) throw new FileProblemsError(shapeProblems);
-  const m = doc.data as MappingFile;
-  const problems: Problem[] = [];
-  const lineOfKey = (key: string) => lineOf(doc, ['paths', key]);
-  const { entries, problems: rangeProblems } = expandPaths(m.paths, doc.file, lineOfKey);
-  problems.push(...rangeProblems);
+export interface CompileOptions {
+  /** mappings/service-paths.yaml: vbat's own paths, outside the battery path catalogue. */
+  servicePaths?: boolean;
+}
 
-  const variables = Object.fromEntries(Object.entries(m.variables ?? {}).map(([k, v]) => [k, v.default]));
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * Compile a parsed YAML document; throws FileProblemsError listing every problem. What the schema
+ * refuses is left out and the rest compiled anyway, so one pass reports schema, expression,
+ * format, path-name and `$path` problems together.
+ */
+export function compileMapping(doc: YamlDocument, opts: CompileOptions = {}): CompiledMapping {
+  const shape = validateMappingShape(doc);
+  const problems: Problem[] = shape.map(({ segments: _segments, ...p }) => p);
+  const m = doc.data as MappingFile;
+  if (!isObject(m) || !isObject(m.paths)) throw new FileProblemsError(problems);
+  /** Keys of a section the schema refused (undefined: the section itself is refused). */
+  const refused = (section: string) =>
+    new Set<string | undefined>(shape.filter((s) => s.segments[0] === section).map((s) => s.segments[1]));
+  const badPaths = refused('paths');
+  const goodPaths = Object.fromEntries(Object.entries(m.paths).filter(([k, v]) => !badPaths.has(k) && isObject(v)));
+  const lineOfKey = (key: string, ...at: (string | number)[]) => lineOf(doc, ['paths', key, ...at]);
+  const { entries, problems: rangeProblems } = expandPaths(goodPaths, doc.file, lineOfKey);
+  problems.push(...rangeProblems);
+  if (!opts.servicePaths) problems.push(...pathNameProblems(entries, doc.file, lineOfKey));
+
+  const badVars = refused('variables');
+  const variables = badVars.has(undefined)
+    ? {}
+    : Object.fromEntries(
+        Object.entries(m.variables ?? {})
+          .filter(([k, v]) => !badVars.has(k) && isObject(v))
+          .map(([k, v]) => [k, v.default]),
+      );
   const paths = entries.map((e, index) => compilePath(e, index, doc, variables, problems));
   const byPath = new Map(paths.map((p) => [p.path, p]));
 
   const required: number[] = [];
-  for (const [i, r] of (m.required ?? []).entries()) {
-    const p = byPath.get(r);
-    if (p) required.push(p.index);
-    else
-      problems.push({
-        file: doc.file,
-        line: lineOf(doc, ['required', i]),
-        where: 'required',
-        reason: `${r} is not one of the mapping's paths`,
-      });
-  }
-  const order = evaluationOrder(paths, byPath, doc.file, problems);
-  const input = m.input ?? {};
-  const badAvailability = input.availability && validAvailabilityTopic(input.availability.topic.replaceAll('{base}', 'base'));
+  const badRequired = refused('required');
+  if (!badRequired.has(undefined) && Array.isArray(m.required))
+    for (const [i, r] of m.required.entries()) {
+      if (badRequired.has(String(i))) continue;
+      const p = byPath.get(r);
+      if (p) required.push(p.index);
+      else if (!refusedPath(r, badPaths))
+        problems.push({
+          file: doc.file,
+          line: lineOf(doc, ['required', i]),
+          where: 'required',
+          reason: `${r} is not one of the mapping's paths`,
+        });
+    }
+  const order = evaluationOrder(paths, byPath, doc.file, problems, (r) => refusedPath(r, badPaths));
+  const input: InputSpec = isObject(m.input) && !refused('input').size ? m.input : {};
+  const badAvailability =
+    typeof input.availability?.topic === 'string' && validAvailabilityTopic(input.availability.topic.replaceAll('{base}', 'base'));
   if (badAvailability)
     problems.push({
       file: doc.file,
@@ -158,6 +187,30 @@ export function compileMapping(doc: YamlDocument): CompiledMapping {
     variables,
     byPath,
   };
+}
+
+/** Whether `path` is one of the entries the schema refused (so a reference to it is no news). */
+function refusedPath(path: string, refused: Set<string | undefined>): boolean {
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  for (const key of refused) {
+    if (key === undefined) continue;
+    if (key === path || new RegExp(`^${key.split('{n}').map(escape).join('\\d+')}$`).test(path)) return true;
+  }
+  return false;
+}
+
+/** Every data path checked against the battery path catalogue, once per key. */
+function pathNameProblems(entries: ExpandedEntry[], file: string, lineOfKey: (key: string) => number | undefined): Problem[] {
+  const out: Problem[] = [];
+  const reported = new Set<string>();
+  for (const e of entries) {
+    if (reported.has(e.key)) continue;
+    const reason = pathNameProblem(e.path, e.entry.custom === true);
+    if (!reason) continue;
+    reported.add(e.key);
+    out.push({ file, line: lineOfKey(e.key), where: e.key, reason });
+  }
+  return out;
 }
 
 function compilePath(
@@ -320,7 +373,13 @@ export function pathReferences(ast: unknown, out: Set<string> = new Set()): Set<
   return out;
 }
 
-function evaluationOrder(paths: CompiledPath[], byPath: Map<string, CompiledPath>, file: string, problems: Problem[]): number[] {
+function evaluationOrder(
+  paths: CompiledPath[],
+  byPath: Map<string, CompiledPath>,
+  file: string,
+  problems: Problem[],
+  refused: (path: string) => boolean,
+): number[] {
   const deps = paths.map((p) => {
     const refs = new Set<string>();
     for (const e of [...p.value, ...p.fallback]) for (const r of e.references) refs.add(r);
@@ -328,7 +387,8 @@ function evaluationOrder(paths: CompiledPath[], byPath: Map<string, CompiledPath
     for (const r of refs) {
       const target = byPath.get(r);
       if (target) out.push(target.index);
-      else problems.push({ file, line: p.line, where: p.path, reason: `$path('${r}') names a path this mapping does not define` });
+      else if (!refused(r))
+        problems.push({ file, line: p.line, where: p.path, reason: `$path('${r}') names a path this mapping does not define` });
     }
     return out;
   });

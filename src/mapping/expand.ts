@@ -15,7 +15,7 @@ const MAX_RANGE = 1000;
 export function expandPaths(
   paths: Record<string, PathEntry>,
   file: string,
-  lineOfKey: (key: string) => number | undefined,
+  lineOfKey: (key: string, ...at: (string | number)[]) => number | undefined,
 ): { entries: ExpandedEntry[]; problems: Problem[] } {
   const entries: ExpandedEntry[] = [];
   const problems: Problem[] = [];
@@ -31,6 +31,16 @@ export function expandPaths(
     }
     if (!hasPlaceholder) {
       problem('`range` needs the placeholder {n} in the key, e.g. /Voltages/Cell{n}');
+      continue;
+    }
+    const constant = unnumbered(entry);
+    if (constant) {
+      problems.push({
+        file,
+        line: lineOfKey(key, ...constant.at),
+        where: key,
+        reason: `\`${constant.source}\` does not use {n}: every path of the range would get the same value (write e.g. cells[{n} - 1])`,
+      });
       continue;
     }
     const [from, to, step = 1] = entry.range as [number, number, number?];
@@ -57,6 +67,19 @@ export function expandPaths(
     seen.set(path, key);
     entries.push({ key, path, entry });
   }
+}
+
+/** The first expression of a range entry that does not use its {n} (a number is a constant, which is fine). */
+function unnumbered(entry: PathEntry): { source: string; at: (string | number)[] } | undefined {
+  for (const field of ['value', 'fallback'] as const) {
+    const e = entry[field];
+    if (typeof e === 'string' && !e.includes('{n}')) return { source: e, at: [field] };
+    if (Array.isArray(e)) {
+      const i = e.findIndex((x) => !x.includes('{n}'));
+      if (i >= 0) return { source: e[i]!, at: [field, i] };
+    }
+  }
+  return undefined;
 }
 
 function substitute(e: Expressions | undefined, n: number): Expressions | undefined {

@@ -9,9 +9,6 @@ import { FIELD, field, PRESENT, present, SCALAR, scalar } from './strict.js';
 
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 
-/** Keys in a cell object that are totals, not cells (the seed's payload may carry them). */
-const NOT_CELLS = new Set(['Sum', 'Diff']);
-
 export interface CellStats {
   count: number;
   min: number;
@@ -24,6 +21,7 @@ export interface CellStats {
 }
 
 let lastCells: object | undefined;
+let lastOptions = '';
 let lastStats: CellStats | undefined;
 
 /** Forget memoised results; called at the start of every evaluation (documents may be reused). */
@@ -32,29 +30,73 @@ export function resetHelperMemo(): void {
   lastStats = undefined;
 }
 
+/** Factors of the unit prefixes BMSes report in (mV, cV, dA, kW ...), to the base unit. */
+const PREFIX: Record<string, number> = { m: 1e-3, c: 1e-2, d: 1e-1, k: 1e3 };
+const BASE_UNITS = new Set(['V', 'A', 'Ah', 'W', 'Wh', '%']);
+
+/** The factor that turns a value in `unit` into the base unit; undefined for a unit it does not know. */
+function unitFactor(unit: unknown): number | undefined {
+  if (unit === undefined || unit === null) return 1;
+  if (typeof unit !== 'string') return undefined;
+  if (BASE_UNITS.has(unit)) return 1;
+  const f = PREFIX[unit[0]!];
+  return f !== undefined && BASE_UNITS.has(unit.slice(1)) ? f : undefined;
+}
+
+/** Dividing by 1000 rounds cleaner than multiplying by 0.001 (3412 mV is 3.412 V, not 3.4120000000000004). */
+const scaled = (v: number, factor: number): number => (factor === 1 ? v : factor < 1 ? v / Math.round(1 / factor) : v * factor);
+
+/** A leaf written as {"state": 3.3}, {"Reading": 3.3} or {"value": 3.3}: its one value. */
+function leaf(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+  const values = Object.values(v);
+  return values.length === 1 ? values[0] : undefined;
+}
+
+/** A number, or a numeric string as plain-value topics deliver them. */
+const numeric = (x: unknown): number | undefined =>
+  typeof x === 'number' ? num(x) : typeof x === 'string' && x.trim() !== '' ? num(Number(x)) : undefined;
+
 /**
- * Statistics over an object of cell values ({"Cell1": 3.201, ...}) or an array. Ties go to the
- * first cell, and the sum adds in document order, as Python's min/max/sum do in the seed.
- * Memoised within one evaluation: a mapping asks for min, max, ids and sum of the same cells.
+ * Statistics over cell voltages in any common shape: an array ([3.301, 3.302]) or an object whose
+ * cell keys carry the cell number in any spelling (Cell1, cell_01_voltage, cell_voltage_1, 1).
+ * Keys without a number (Sum, Diff, delta, average) are not cells; a cell's value may be wrapped
+ * as {"state": x}. Every shape gets the same ids: Cell<number> (Cell1 for cell_01_voltage, the
+ * first array item is Cell1). `unit` ('mV', default 'V') converts to volts; cells below `min`
+ * volts (unused slots reading 0 V) are left out. Ties go to the first cell, and the sum adds in
+ * document order, as Python's min/max/sum do in the seed. Memoised within one evaluation: a
+ * mapping asks for min, max, ids and sum of the same cells.
  */
-export function cells(input: unknown): CellStats | undefined {
+export function cells(input: unknown, unit?: unknown, min?: unknown): CellStats | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
-  if (input === lastCells) return lastStats;
-  const entries: [string, unknown][] = Array.isArray(input) ? input.map((v, i) => [`Cell${i + 1}`, v]) : Object.entries(input);
+  const options = `${String(unit)}|${String(min)}`;
+  if (input === lastCells && options === lastOptions) return lastStats;
+  const factor = unitFactor(unit);
+  const floor = min === undefined || min === null ? -Infinity : num(min);
   let stats: CellStats | undefined;
-  for (const [id, raw] of entries) {
-    const v = num(raw);
-    if (v === undefined || NOT_CELLS.has(id)) continue;
-    if (!stats) stats = { count: 0, min: v, max: v, minId: id, maxId: id, sum: 0, avg: 0, diff: 0 };
-    stats.count++;
-    stats.sum += v;
-    if (v < stats.min) {
-      stats.min = v;
-      stats.minId = id;
-    }
-    if (v > stats.max) {
-      stats.max = v;
-      stats.maxId = id;
+  if (factor !== undefined && floor !== undefined) {
+    const entries: [string, unknown][] = Array.isArray(input)
+      ? input.map((v, i) => [`Cell${i + 1}`, v])
+      : Object.entries(input).flatMap(([key, v]): [string, unknown][] => {
+          const n = /(\d+)\D*$/.exec(key)?.[1];
+          return n === undefined ? [] : [[`Cell${Number(n)}`, v]];
+        });
+    for (const [id, raw] of entries) {
+      const read = numeric(leaf(raw));
+      if (read === undefined) continue;
+      const v = scaled(read, factor);
+      if (v < floor) continue;
+      if (!stats) stats = { count: 0, min: v, max: v, minId: id, maxId: id, sum: 0, avg: 0, diff: 0 };
+      stats.count++;
+      stats.sum += v;
+      if (v < stats.min) {
+        stats.min = v;
+        stats.minId = id;
+      }
+      if (v > stats.max) {
+        stats.max = v;
+        stats.maxId = id;
+      }
     }
   }
   if (stats) {
@@ -62,8 +104,41 @@ export function cells(input: unknown): CellStats | undefined {
     stats.diff = stats.max - stats.min;
   }
   lastCells = input;
+  lastOptions = options;
   lastStats = stats;
   return stats;
+}
+
+/** A value in `unit` (mV, mA, cV, dA, kW, mAh ...) in the base unit (V, A, W, Ah). */
+export function unit(x: unknown, u: unknown): number | undefined {
+  const v = numeric(x);
+  const f = unitFactor(u);
+  if (v === undefined || f === undefined) return undefined;
+  return scaled(v, f);
+}
+
+/** Amp-hours from watt-hours at a voltage (a BMS that counts energy, not charge). */
+export function ah(wh: unknown, volts: unknown): number | undefined {
+  const e = numeric(wh);
+  const v = numeric(volts);
+  return e === undefined || v === undefined || v === 0 ? undefined : e / v;
+}
+
+/** Texts BMS firmwares and bridges publish for "no reading". */
+const NO_VALUE_TEXTS = new Set(['nan', 'null', 'none', 'unknown', 'unavailable', 'n/a', '']);
+
+/**
+ * The value, or nothing when it is a "no value" marker: NaN or its texts (nan, NaN, unavailable,
+ * ...), or one of the given sentinels (-40 from an absent temperature sensor, 65535 from an
+ * unset register). Nothing means the path is invalid — not a warning on every message.
+ */
+export function valid(x: unknown, ...sentinels: unknown[]): unknown {
+  if (x === undefined || x === null) return undefined;
+  if (typeof x === 'number' && Number.isNaN(x)) return undefined;
+  if (typeof x === 'string' && NO_VALUE_TEXTS.has(x.trim().toLowerCase())) return undefined;
+  const n = numeric(x);
+  for (const s of sentinels) if (s === x || (n !== undefined && numeric(s) === n)) return undefined;
+  return x;
 }
 
 /** Current from power and voltage, rounded to mA; 0 when the voltage is 0 (seed formula). */
@@ -125,6 +200,9 @@ export const HELPERS: Record<string, (...args: unknown[]) => unknown> = {
   roundHalfEven: round,
   onOff,
   bit,
+  unit,
+  ah,
+  valid,
   ...PACK_HELPERS,
   /** Internal: the presence check strict evaluation wraps every expression in (strict.ts). */
   [PRESENT]: present,

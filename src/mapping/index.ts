@@ -5,7 +5,7 @@
 import { loadYamlFile, parseYaml } from '../util/yaml-file.js';
 import { mappingPath } from '../util/package-root.js';
 import type { Frame } from '../venus/types.js';
-import { compileMapping, type CompiledMapping } from './compile.js';
+import { compileMapping, type CompiledMapping, type CompileOptions } from './compile.js';
 import type { Evaluation } from './evaluate.js';
 
 export {
@@ -19,11 +19,13 @@ export {
 export { commandPayload, commandSeconds, commandValueProblem, type CommandPayload } from './command.js';
 export { Evaluator, Origin, type Evaluation } from './evaluate.js';
 export { HELPERS } from './helpers.js';
+export { catalogueNames, isCataloguePath, suggestPath } from './catalogue.js';
+export { unknownVariables } from './variables.js';
 export type { CommandEntry, InputSpec, MappingFile, PathEntry } from './model.js';
 
 /** Load and compile a mapping file; throws FileProblemsError with file:line reasons. */
-export function loadMapping(file: string): CompiledMapping {
-  return compileMapping(loadYamlFile(file));
+export function loadMapping(file: string, opts?: CompileOptions): CompiledMapping {
+  return compileMapping(loadYamlFile(file), opts);
 }
 
 /** Compile a mapping from text (tests, embedded mappings). */

@@ -19,6 +19,8 @@ export interface PathEntry {
   interval?: number | string;
   range?: number[];
   description?: string;
+  /** A path of the mapping's own, deliberately outside the battery path catalogue. */
+  custom?: boolean;
 }
 
 /** Write-back: what a SetValue on the path publishes to the BMS (see the schema). */

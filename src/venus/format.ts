@@ -38,6 +38,7 @@ export function compileFormat(format: string): TextFormatter {
   if (rest.includes('%')) throw new Error(`format "${format}": unknown directive at "${rest.slice(rest.indexOf('%'))}"`);
   if (rest) pieces.push(rest);
   if (directives > 1) throw new Error(`format "${format}": use at most one value directive`);
+  if (directives === 0) throw new Error(noDirective(format));
   if (pieces.length === 1 && typeof pieces[0] === 'function') {
     const only = pieces[0];
     return (v) => only(typeof v === 'boolean' ? Number(v) : v);
@@ -47,6 +48,20 @@ export function compileFormat(format: string): TextFormatter {
     for (const p of pieces) out += typeof p === 'string' ? p : p(v);
     return out;
   };
+}
+
+/**
+ * A format without a directive would show the same text whatever the value. Most often it is
+ * Python's str.format style ("{:.1f}A"), which reads naturally but is not what velib uses.
+ */
+function noDirective(format: string): string {
+  const printf = format
+    .replace(/\{:?\.(\d+)f\}/g, '%.$1f')
+    .replace(/\{:d\}/g, '%i')
+    .replace(/\{\}/g, '%s')
+    .replace(/\{:[xX]\}/g, (m) => `%${m[2]}`);
+  const hint = printf !== format && printf.includes('%') ? `: write "${printf}"` : ', e.g. "%.1fA", "%iW", "%s"';
+  return `format "${format}" is not a printf format: it has no %i, %.Nf, %s, %x or %X for the value${hint}`;
 }
 
 /** velib's default text when a path declares no format: Python's str(value). */

@@ -21,7 +21,7 @@ paths:
     command: {topic: bms/switch/charging/command, payload: '$value = 1 ? "ON" : "OFF"', confirm: 5, minInterval: 2}
   /Info/MaxChargeCurrent: {type: d, value: "$path('/Io/AllowToCharge') = 0 ? 0 : 100"}
   /Mode: {type: i, command: {topic: bms/mode/set, payload: "$string($value)", qos: 0, retain: true}}
-  /Settings/Level: {type: i, value: level, min: 0, max: 10, command: {topic: bms/level/set, payload: $value, confirm: 5}}
+  /Settings/Level: {custom: true, type: i, value: level, min: 0, max: 10, command: {topic: bms/level/set, payload: $value, confirm: 5}}
   /Io/ExternalRelay: {type: i, value: relay, command: {topic: bms/relay/set, payload: "relayName & ':' & $value"}}
 `;
 

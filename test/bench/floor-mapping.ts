@@ -180,14 +180,15 @@ export function defaultFloor(vars = { ttgEnabled: true, ttgSoc: 10 }): FloorMapp
 
       // Cell statistics, computed only when a value needs them (ties: first cell).
       const cellsObj = doc.Voltages;
-      let stats: { min: number; max: number; minId: string; maxId: string; sum: number } | undefined;
+      let stats: { min: number; max: number; minId: string; maxId: string; sum: number; count: number } | undefined;
       const cellStats = () => {
         if (stats || typeof cellsObj !== 'object' || cellsObj === null) return stats;
         for (const id in cellsObj) {
           const v = cellsObj[id];
           if (typeof v !== 'number' || id === 'Sum' || id === 'Diff') continue;
-          if (!stats) stats = { min: v, max: v, minId: id, maxId: id, sum: 0 };
+          if (!stats) stats = { min: v, max: v, minId: id, maxId: id, sum: 0, count: 0 };
           stats.sum += v;
+          stats.count++;
           if (v < stats.min) {
             stats.min = v;
             stats.minId = id;
@@ -209,7 +210,7 @@ export function defaultFloor(vars = { ttgEnabled: true, ttgSoc: 10 }): FloorMapp
       out.s('/System/MaxTemperatureCellId', sys?.MaxTemperatureCellId);
       out.d('/System/MaxCellTemperature', sys?.MaxCellTemperature, C1);
       out.d('/System/MOSTemperature', sys?.MOSTemperature, C1);
-      out.i('/System/NrOfCellsPerBattery', sys?.NrOfCellsPerBattery ?? 0);
+      out.i('/System/NrOfCellsPerBattery', sys?.NrOfCellsPerBattery > 0 ? sys.NrOfCellsPerBattery : (cellStats()?.count ?? 0));
       out.i('/System/NrOfModulesOnline', sys?.NrOfModulesOnline ?? 1);
       out.i('/System/NrOfModulesOffline', sys?.NrOfModulesOffline ?? 0);
       out.i('/System/NrOfModulesBlockingCharge', sys?.NrOfModulesBlockingCharge ?? 0);

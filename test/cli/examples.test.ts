@@ -1,11 +1,12 @@
 /** The example mappings for foreign formats, checked on captures of their real topic layout. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../support/cli.js';
-import { fixture, mappingFile } from '../support/paths.js';
+import { fixture, mappingFile, repoRoot } from '../support/paths.js';
+import { readmeConfigs, readmeMappings } from '../support/readme.js';
 
 interface Row {
   path: string;
@@ -43,6 +44,9 @@ test('ESPHome JK-BMS: one value per topic becomes a battery', async () => {
   assert.equal(get('/Info/MaxChargeVoltage').value, 55.2, '16 cells × 3.45 V');
   assert.equal(get('/Info/MaxChargeCurrent').value, 100);
   assert.equal(get('/ConsumedAmphours').source, 'derived');
+  assert.equal(Number((get('/Voltages/Sum').value as number).toFixed(3)), 54.643, 'the sum of the 16 cells');
+  assert.equal(get('/Voltages/Sum').text, '54.64V');
+  assert.equal(get('/Voltages/Diff').value, 0.029);
   assert.equal(get('/Alarms/HighVoltage').value, 0);
   assert.ok(
     rows.every((r) => !r.warning),
@@ -70,6 +74,13 @@ test('dbus-serialbattery JsonData through the Venus MQTT bridge', async () => {
   assert.equal(get('/ConsumedAmphours').value, -25.19999999999999);
   assert.equal(get('/History/FullDischarges').type, 'i');
   assert.equal(get('/Alarms/FuseBlown').value, null, 'null from serialbattery is invalid');
+});
+
+test('the default mapping derives /System/NrOfCellsPerBattery from the cells when the payload gives none (or 0)', async () => {
+  const { get } = await checkJson('default.yaml', fixture('seed', 'seed-full.json'));
+  assert.deepEqual([get('/System/NrOfCellsPerBattery').value, get('/System/NrOfCellsPerBattery').source], [24, 'derived']);
+  const min = await checkJson('default.yaml', fixture('seed', 'seed-min.json'));
+  assert.deepEqual([min.get('/System/NrOfCellsPerBattery').value, min.get('/System/NrOfCellsPerBattery').source], [0, 'default']);
 });
 
 test('the default mapping also reads serialbattery JsonData (the seed handles the wrapper)', async () => {
@@ -198,4 +209,64 @@ test('packs: vbat check --pack puts each pack under its own key; the shipped pac
   const bad = await runCli(['check', '--pack', 'P1', mappingFile('packs-json.yaml'), capture]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--pack expects NAME=FILTER/);
+});
+
+test("the README's mapping examples pass vbat check", async () => {
+  const examples = readmeMappings();
+  assert.ok(examples.length >= 1, 'the README has a mapping example');
+  const tmp = mkdtempSync(join(tmpdir(), 'vbat-readme-'));
+  try {
+    const payload = join(tmp, 'payload.json');
+    writeFileSync(
+      payload,
+      JSON.stringify({ bms: { voltage: 52.7, soc: 63, power: -300, current: -5.7, cells: [3.3, 3.31], alarms: { low_voltage: 0 } } }),
+    );
+    for (const [i, yaml] of examples.entries()) {
+      const file = join(tmp, `example-${i}.yaml`);
+      writeFileSync(file, yaml);
+      const r = await runCli(['check', file, payload, '--topic', 'my-bms']);
+      assert.match(r.stdout, /paths, OK/, `README example ${i + 1}:\n${r.stdout}`);
+      assert.equal(r.code, 0, r.stdout);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('the README config examples and config.sample.yaml pass vbat check --config', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'vbat-readme-config-'));
+  try {
+    // Configs name mappings relative to themselves, as installed beside mappings/.
+    symlinkSync(join(repoRoot, 'mappings'), join(tmp, 'mappings'));
+    const capture = join(tmp, 'capture.jsonl');
+    const esphome = Object.entries(JSON.parse(readFileSync(fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'), 'utf8')));
+    const seed = readFileSync(fixture('seed', 'seed-min.json'), 'utf8');
+    writeFileSync(
+      capture,
+      [
+        ...['bms/house', 'bms/garage'].map((topic) => JSON.stringify({ topic, payload: seed })),
+        ...esphome.map(([topic, payload]) => JSON.stringify({ topic, payload })),
+      ].join('\n'),
+    );
+    const configs = readmeConfigs();
+    assert.ok(configs.length >= 1);
+    const files = configs.map((yaml, i) => {
+      const f = join(tmp, `config-${i}.yaml`);
+      writeFileSync(f, yaml);
+      return f;
+    });
+    // config.sample.yaml and the first README example run on this capture; every example's config
+    // and mappings load as vbat run would load them.
+    for (const f of [join(repoRoot, 'config.sample.yaml'), files[0]!]) {
+      const r = await runCli(['check', '--config', f, capture]);
+      assert.equal(r.code, 0, `${f}:\n${r.stdout}${r.stderr}`);
+    }
+    for (const f of files) {
+      const r = await runCli(['check', '--config', f, capture]);
+      assert.doesNotMatch(r.stdout + r.stderr, /the mapping has \d+ problem|not declared/, `${f}:\n${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /^battery \S+: mapping .*paths, OK$/m, f);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

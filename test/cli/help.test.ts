@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { helpText, parseCommand, wrap, type CommandSpec } from '../../src/cli/args.js';
+import { CAPTURE_COMMAND } from '../../src/cli/capture.js';
 import { CHECK_COMMAND } from '../../src/cli/check.js';
+import { INIT_COMMAND } from '../../src/cli/init.js';
 import { DEMO_COMMAND } from '../../src/cli/demo.js';
 import { IMPORT_SEED_COMMAND } from '../../src/cli/import-seed.js';
 import { RUN_COMMAND, RUN_USAGE, runFlags } from '../../src/cli/run.js';
@@ -18,7 +20,7 @@ import { VERSION } from '../../src/version.js';
 import { runCli } from '../support/cli.js';
 import { repoRoot } from '../support/paths.js';
 
-const SPECS: CommandSpec[] = [CHECK_COMMAND, RUN_COMMAND, WATCH_COMMAND, DEMO_COMMAND, IMPORT_SEED_COMMAND];
+const SPECS: CommandSpec[] = [CHECK_COMMAND, RUN_COMMAND, WATCH_COMMAND, DEMO_COMMAND, IMPORT_SEED_COMMAND, CAPTURE_COMMAND, INIT_COMMAND];
 const packageVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The message of the UsageError fn throws. */
@@ -183,10 +185,13 @@ describe('the vbat command line', () => {
     assert.equal(command.code, 2);
     assert.match(
       command.stderr,
-      /^vbat: unknown command "frobnicate"; the commands are demo, run, watch, check, import-seed-config\nRun "vbat help" for usage\.\n$/,
+      /^vbat: unknown command "frobnicate"; the commands are demo, run, watch, check, import-seed-config, capture, init\nRun "vbat help" for usage\.\n$/,
     );
     assert.equal(help.code, 2);
-    assert.match(help.stderr, /^vbat: no command "frobnicate"; the commands are demo, run, watch, check, import-seed-config\n/);
+    assert.match(
+      help.stderr,
+      /^vbat: no command "frobnicate"; the commands are demo, run, watch, check, import-seed-config, capture, init\n/,
+    );
     assert.equal(none.code, 2, 'no command at all is a usage error');
     assert.match(none.stdout, /^vbat \S+ — /);
   });

@@ -1,11 +1,12 @@
 /** `vbat run` end to end: a real mosquitto, a real dbus-daemon, vbat as its own process. */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BusClient } from '../support/bus-client.js';
-import { fixture } from '../support/paths.js';
+import { fixture, repoRoot } from '../support/paths.js';
+import { readmeMappings } from '../support/readme.js';
 import { sleep } from '../support/wait.js';
 import { World } from './harness.js';
 
@@ -194,6 +195,34 @@ describe('vbat run', { concurrency: false }, () => {
     const owners = [await w.nameOwner(SVC('left')), await w.nameOwner(SVC('right'))];
     assert.ok(owners[0] && owners[1] && owners[0] !== owners[1], `one connection per service: ${owners.join(' ')}`);
     await d.stop();
+  });
+
+  test('every shipped mapping and the README mapping example start under vbat run and map a payload', async () => {
+    const files = readdirSync(join(repoRoot, 'mappings'))
+      .filter((f) => f.endsWith('.yaml') && f !== 'service-paths.yaml')
+      .map((f) => join(repoRoot, 'mappings', f));
+    readmeMappings().forEach((yaml, i) => {
+      const f = join(tmp, `readme-${i}.yaml`);
+      writeFileSync(f, yaml);
+      files.push(f);
+    });
+    const cfg = join(tmp, 'every-mapping.yaml');
+    const names = files.map((_, i) => `m${i}`);
+    writeFileSync(
+      cfg,
+      [
+        `mqtt: {url: "${w.broker.url}"}`,
+        'batteries:',
+        ...files.map((f, i) => `  - {name: ${names[i]}, topic: "e2e/m${i}/#", instance: ${60 + i}, mapping: "${f}"}`),
+        '',
+      ].join('\n'),
+    );
+    const d = w.vbat(['--config', cfg]);
+    for (const n of names) await d.waitLog(new RegExp(`${n}: subscribed to`));
+    for (const n of names) assert.equal((await w.items(SVC(n)))['/Connected']!.value, 0, n);
+    await w.publish('e2e/m0', FULL); // default.yaml sorts first
+    await w.until(SVC('m0'), (i) => i['/Soc']!.value === 63 && i['/Connected']!.value === 1, 'default mapping connected');
+    assert.equal((await d.stop()).code, 0);
   });
 
   test('several sources: an optional one going stale drops only its values, a required one the battery', async () => {

@@ -841,7 +841,7 @@ paths:
   /Io/AllowToDischarge: {type: x, value: Io.AllowToDischarge}
   /Alarms/FuseBlown: {type: t, value: Alarms.FuseBlown}
   /History/ChargeCycles: {type: u, value: History.ChargeCycles}
-  /ProductName: {type: s, value: ProductName}
+  /ConnectionInformation: {type: s, value: ProductName}
 `;
 
 /** ESPHome JK-BMS: the charge limits DVCC uses are formulas; check them against what they read. */

@@ -73,10 +73,10 @@ test('documents never expose inherited properties to expressions', async () => {
   const { parseMapping } = await import('../../src/mapping/index.js');
   const mapping = parseMapping(`
 paths:
-  /A: {type: s, value: "$string(Dc.constructor)"}
-  /B: {type: s, value: "Dc.toString"}
-  /C: {type: i, value: "$exists(Dc.hasOwnProperty) ? 1 : 0"}
-  /D: {type: s, value: "Dc.__proto__"}
+  /A: {custom: true, type: s, value: "$string(Dc.constructor)"}
+  /B: {custom: true, type: s, value: "Dc.toString"}
+  /C: {custom: true, type: i, value: "$exists(Dc.hasOwnProperty) ? 1 : 0"}
+  /D: {custom: true, type: s, value: "Dc.__proto__"}
 `);
   const b = new DocumentBuilder({ input: {}, topics: ['t'] });
   b.accept('t', '{"Dc": {"Power": 1}}');

@@ -15,9 +15,9 @@ async function beside(runaway: string, doc: unknown = {}) {
   const m = parseMapping(
     [
       'paths:',
-      `  /Bad: {type: s, value: ${JSON.stringify(runaway)}}`,
+      `  /Bad: {custom: true, type: s, value: ${JSON.stringify(runaway)}}`,
       '  /Soc: {type: d, value: Soc}',
-      '  /Sum: {type: d, value: "$sum(cells)"}',
+      '  /Sum: {custom: true, type: d, value: "$sum(cells)"}',
       '',
     ].join('\n'),
   );
@@ -56,18 +56,19 @@ test('exponential regex shapes are refused at compile time with file and line', 
       'paths:',
       '  /Soc: {type: d, value: Soc}',
       '  /Name:',
+      '    custom: true',
       '    type: s',
       '    value: "$match(name, /^(a+)+$/).match"',
-      '  /Ok: {type: s, value: "$replace(x, /(\\\\w+\\\\s?)*$/, \'\')"}',
+      '  /Ok: {custom: true, type: s, value: "$replace(x, /(\\\\w+\\\\s?)*$/, \'\')"}',
       '',
     ].join('\n'),
   );
   assert.equal(p.length, 2, p.join('\n'));
   assert.match(
     p[0]!,
-    /^regex\.yaml:5: \/Name value: regex \/\^\(a\+\)\+\$\/ refused: \(a\+\)\+ can backtrack exponentially: it repeats a\+, which itself repeats; rewrite it/,
+    /^regex\.yaml:6: \/Name value: regex \/\^\(a\+\)\+\$\/ refused: \(a\+\)\+ can backtrack exponentially: it repeats a\+, which itself repeats; rewrite it/,
   );
-  assert.match(p[1]!, /^regex\.yaml:6: \/Ok value: regex .* refused: .*it repeats \\w\+, which itself repeats/);
+  assert.match(p[1]!, /^regex\.yaml:7: \/Ok value: regex .* refused: .*it repeats \\w\+, which itself repeats/);
 });
 
 test('what counts as an exponential shape, and what does not', () => {
@@ -271,8 +272,8 @@ test('runaway recursion, deep and tail, fails as its own path', async () => {
 // ------------------------------------------------------------------- fairness and per-evaluation clocks
 
 test('a runaway evaluation yields: the event loop and other evaluations get through within a slice', async () => {
-  const runaway = parseMapping('paths:\n  /X: {type: d, value: "($f := function($n){ $f($n + 1) }; $f(0))"}\n');
-  const normal = parseMapping('paths:\n  /Sum: {type: d, value: "$sum(cells)"}\n');
+  const runaway = parseMapping('paths:\n  /X: {custom: true, type: d, value: "($f := function($n){ $f($n + 1) }; $f(0))"}\n');
+  const normal = parseMapping('paths:\n  /Sum: {custom: true, type: d, value: "$sum(cells)"}\n');
   let gap = 0;
   let last = Date.now();
   const ticker = setInterval(() => {
@@ -305,9 +306,11 @@ test('a runaway evaluation yields: the event loop and other evaluations get thro
 });
 
 test('evaluations interleaved on the microtask queue are each charged their own time', async () => {
-  const runaway = new Evaluator(parseMapping('paths:\n  /X: {type: i, value: "$count($match(s, /(x|xx)+y/))"}\n'));
+  const runaway = new Evaluator(parseMapping('paths:\n  /X: {custom: true, type: i, value: "$count($match(s, /(x|xx)+y/))"}\n'));
   const normal = new Evaluator(
-    parseMapping("paths:\n  /Y: {type: s, value: \"$join($map([1..200], function($i){ $replace(t, /b/, 'B') & $i }), '')\"}\n"),
+    parseMapping(
+      "paths:\n  /Y: {custom: true, type: s, value: \"$join($map([1..200], function($i){ $replace(t, /b/, 'B') & $i }), '')\"}\n",
+    ),
   );
   const [a, b] = await Promise.all([runaway.evaluate({ s: 'x'.repeat(40) }), normal.evaluate({ t: 'abc' })]);
   assert.match(a.problems[0]!, /ran longer than the expression's 100 ms/);

@@ -15,10 +15,10 @@ paths:
   /Dc/0/Power:
     type: d
     fallback: "$round($path('/Dc/0/Voltage') * $path('/Dc/0/Current'), 1)"
-  /Broken: {type: d, value: "$number('abc')"}
-  /Text: {type: s, value: "$join(packs.name, ', ')"}
-  /Deep: {type: d, value: "$recurse(1)"}
-  /Constant: {type: i, value: 7}
+  /Broken: {custom: true, type: d, value: "$number('abc')"}
+  /Text: {custom: true, type: s, value: "$join(packs.name, ', ')"}
+  /Deep: {custom: true, type: d, value: "$recurse(1)"}
+  /Constant: {custom: true, type: i, value: 7}
 `;
 
 const doc = {
@@ -62,7 +62,9 @@ test('a failing expression invalidates only its own path', async () => {
 });
 
 test('runaway recursion is stopped and reported', async () => {
-  const m = parseMapping(`paths:\n  /X: {type: d, value: "($f := function($n) { $f($n + 1) }; $f(0))"}\n  /Y: {type: d, value: "1"}\n`);
+  const m = parseMapping(
+    `paths:\n  /X: {custom: true, type: d, value: "($f := function($n) { $f($n + 1) }; $f(0))"}\n  /Y: {custom: true, type: d, value: "1"}\n`,
+  );
   const ev = await new Evaluator(m).evaluate({});
   assert.equal(ev.values[0], null);
   assert.ok(ev.problems[0]);

@@ -133,12 +133,12 @@ test('ranges need the {n} placeholder and vice versa; duplicates are refused', (
       '    range: [1, 4]',
       '    type: i',
       '    value: 1',
-      '  /X{n}:',
+      '  /TimeToSoC/{n}:',
       '    range: [1, 2]',
-      '    type: d',
+      '    type: s',
       '    value: 1',
-      '  /X1:',
-      '    type: d',
+      '  /TimeToSoC/1:',
+      '    type: s',
       '    value: 2',
       '',
     ].join('\n'),
@@ -152,7 +152,7 @@ test('ranges need the {n} placeholder and vice versa; duplicates are refused', (
     p.join('\n'),
   );
   assert.ok(
-    p.some((x) => /^broken\.yaml:13: \/X1: path \/X1 is already defined by \/X\{n\}/.test(x)),
+    p.some((x) => /^broken\.yaml:13: \/TimeToSoC\/1: path \/TimeToSoC\/1 is already defined by \/TimeToSoC\/\{n\}/.test(x)),
     p.join('\n'),
   );
 });
@@ -230,4 +230,90 @@ test('an availability topic with a wildcard is refused with its line', () => {
     p.some((x) => /^broken\.yaml:3: input › availability: an availability topic is one topic, without \+ or #/.test(x)),
     p.join('\n'),
   );
+});
+
+test('a misspelled Victron path is refused with its line and the path it was meant to be', () => {
+  const p = problems(
+    ['paths:', '  /Soc: {type: d, value: Soc}', '  /Info/MaxChargeCurent:', '    type: d', '    value: limit', ''].join('\n'),
+  );
+  assert.equal(p.length, 1, p.join('\n'));
+  assert.match(p[0]!, /^broken\.yaml:3: \/Info\/MaxChargeCurent: .*not a Victron battery path: did you mean \/Info\/MaxChargeCurrent\?/);
+  // Numbered paths are suggested with their number; case slips are caught too.
+  const q = problems(
+    ['paths:', '  /Voltages/Cel{n}: {type: d, value: "c[{n}]", range: [1, 4]}', '  /soc: {type: d, value: Soc}', ''].join('\n'),
+  );
+  assert.ok(
+    q.some((x) => /^broken\.yaml:2: \/Voltages\/Cel\{n\}: .*did you mean \/Voltages\/Cell1\?/.test(x)),
+    q.join('\n'),
+  );
+  assert.ok(
+    q.some((x) => /^broken\.yaml:3: \/soc: .*did you mean \/Soc\?/.test(x)),
+    q.join('\n'),
+  );
+});
+
+test('a path of its own is declared custom: true; without it, one far from any Victron path says so', () => {
+  assert.doesNotThrow(() => parseMapping('paths:\n  /Custom/PackCount: {type: i, value: n, custom: true}\n'));
+  const p = problems('paths:\n  /Custom/PackCount: {type: i, value: n}\n');
+  assert.match(p[0]!, /^broken\.yaml:2: \/Custom\/PackCount: .*not a Victron battery path .*declare it with custom: true/);
+});
+
+test('the service paths vbat sets itself are refused, custom or not, with their line', () => {
+  const p = problems(
+    [
+      'paths:',
+      '  /Soc: {type: d, value: Soc}',
+      '  /CustomName: {type: s, value: name, writable: true}',
+      '  /FirmwareVersion: {type: s, value: fw}',
+      '  /Connected: {type: i, value: 1}',
+      '  /ProductName: {type: s, value: p, custom: true}',
+      '  /Vbat/Anything: {type: i, value: 1, custom: true}',
+      '',
+    ].join('\n'),
+  );
+  assert.equal(p.length, 5, p.join('\n'));
+  assert.match(p[0]!, /^broken\.yaml:3: \/CustomName: \/CustomName is a service path vbat sets itself from the battery's customName/);
+  assert.match(p[1]!, /^broken\.yaml:4: \/FirmwareVersion: .*service path/);
+  assert.match(p[2]!, /^broken\.yaml:5: \/Connected: .*service path vbat sets itself from whether fresh data arrives/);
+  assert.match(p[3]!, /^broken\.yaml:6: \/ProductName: .*service path/);
+  assert.match(p[4]!, /^broken\.yaml:7: \/Vbat\/Anything: .*service path/);
+});
+
+test('a text format that is not printf is refused, with the printf spelling', () => {
+  const p = problems(['paths:', '  /Dc/0/Current:', '    type: d', '    value: I', '    text: "{:.1f}A"', ''].join('\n'));
+  assert.match(p[0]!, /^broken\.yaml:5: \/Dc\/0\/Current: format "\{:\.1f\}A" is not a printf format.*write "%\.1fA"/);
+});
+
+test('a range entry whose expression does not use its {n} is refused', () => {
+  const p = problems(
+    [
+      'paths:',
+      '  /Voltages/Cell{n}:',
+      '    range: [1, 16]',
+      '    type: d',
+      '    value: cells[0]',
+      '  /Balances/Cell{n}: {range: [1, 2], type: i, value: 0}',
+      '',
+    ].join('\n'),
+  );
+  assert.equal(p.length, 1, 'a constant number is fine');
+  assert.match(p[0]!, /^broken\.yaml:5: \/Voltages\/Cell\{n\}: `cells\[0\]` does not use \{n\}/);
+});
+
+test('every kind of problem in one pass: schema, JSONata, format, path name, $path, each with its line', () => {
+  const p = problems(
+    [
+      'paths:',
+      '  /Soc: {type: double, value: Soc}',
+      '  /Dc/0/Power: {type: d, value: "Dc.Power *"}',
+      '  /Dc/0/Voltage: {type: d, value: V, text: "%q"}',
+      '  /Dc/0/Curent: {type: d, value: I}',
+      '  /Capacity: {type: d, value: "$path(\'/Nope\')"}',
+      '  /ConsumedAmphours: {type: d, value: "$path(\'/Soc\')"}',
+      '',
+    ].join('\n'),
+  );
+  const lines = p.map((x) => Number(/^broken\.yaml:(\d+):/.exec(x)?.[1]));
+  assert.deepEqual([...new Set(lines)].sort(), [2, 3, 4, 5, 6], p.join('\n'));
+  assert.ok(!p.some((x) => /ConsumedAmphours/.test(x)), 'a $path to an entry the schema refused is not reported again');
 });

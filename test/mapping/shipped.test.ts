@@ -18,7 +18,7 @@ for (const f of files) {
   test(`mappings/${f} references the schema and compiles`, () => {
     const text = readFileSync(join(dir, f), 'utf8');
     assert.match(text.split('\n')[0]!, /^# yaml-language-server: \$schema=\.\.\/schemas\/mapping\.schema\.json$/);
-    const m = loadMapping(join(dir, f));
+    const m = loadMapping(join(dir, f), { servicePaths: f === 'service-paths.yaml' });
     assert.ok(m.paths.length > 10);
     assert.ok(m.required.length > 0, 'a mapping names its required inputs');
   });
@@ -26,7 +26,7 @@ for (const f of files) {
 
 test('write-back: only the JK mapping sends commands, each to an ESPHome switch command topic, never retained', () => {
   for (const f of files) {
-    const m = loadMapping(join(dir, f));
+    const m = loadMapping(join(dir, f), { servicePaths: f === 'service-paths.yaml' });
     const commands = m.paths.filter((p) => p.command);
     if (f !== 'esphome-jk-bms.yaml') {
       assert.deepEqual(
@@ -43,5 +43,13 @@ test('write-back: only the JK mapping sends commands, each to an ESPHome switch 
       assert.equal(p.command!.confirmable, true, `${p.path} reads the switch state it is confirmed with`);
       assert.deepEqual([p.min, p.max], [0, 1], p.path);
     }
+  }
+});
+
+test('every shipped mapping with cell voltages also publishes /Voltages/Sum and /Voltages/Diff', () => {
+  for (const f of files.filter((x) => x !== 'service-paths.yaml')) {
+    const m = loadMapping(join(dir, f));
+    if (!m.byPath.has('/Voltages/Cell1')) continue;
+    for (const p of ['/Voltages/Sum', '/Voltages/Diff', '/System/NrOfCellsPerBattery']) assert.ok(m.byPath.has(p), `${f}: ${p}`);
   }
 });

@@ -60,10 +60,10 @@ test('$path of an invalid path is a missing input too; default and fallback stil
   const mapping = parseMapping(`
 paths:
   /Info/MaxChargeCurrent: {type: d, value: Info.Limit}
-  /Limited: {type: d, value: "$min([$path('/Info/MaxChargeCurrent'), 100])"}
-  /WithDefault: {type: d, value: "$min([Info.Limit, 100])", default: 10}
-  /WithFallback: {type: d, value: "$min([Info.Limit, 100])", fallback: Info.Other}
-  /Alarm: {type: i, value: "v > 58 ? 2 : 0", default: 0}
+  /Limited: {custom: true, type: d, value: "$min([$path('/Info/MaxChargeCurrent'), 100])"}
+  /WithDefault: {custom: true, type: d, value: "$min([Info.Limit, 100])", default: 10}
+  /WithFallback: {custom: true, type: d, value: "$min([Info.Limit, 100])", fallback: Info.Other}
+  /Alarm: {custom: true, type: i, value: "v > 58 ? 2 : 0", default: 0}
 `);
   const ev = await new Evaluator(mapping).evaluate({ Info: { Other: 7 } }, 0);
   const at = (p: string) => ev.values[mapping.byPath.get(p)!.index];

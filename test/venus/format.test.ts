@@ -66,7 +66,9 @@ test('the seed text formats with units and literal percent', () => {
   assert.equal(compileFormat('%.1f°C')(23), '23.0°C');
   assert.equal(compileFormat('0x%X')(65535), '0xFFFF');
   assert.equal(compileFormat('%s')('C3'), 'C3');
-  assert.equal(compileFormat('no directive')(1), 'no directive');
+  // A text without a directive would show the same whatever the value: refused (Python's {:.1f}A style above all).
+  assert.throws(() => compileFormat('no directive'), /format "no directive" is not a printf format/);
+  assert.throws(() => compileFormat('{:.1f}A'), /write "%.1fA"/);
 });
 
 test('bad formats are refused with the directive named', () => {
