@@ -153,6 +153,9 @@ export class PacketGuard {
 export function guardStream(raw: Duplex, maxRemaining: number, onSkip: (s: SkippedPublish) => void): Duplex {
   const guard = new PacketGuard(maxRemaining, { onSkip, reply: (p) => raw.write(p) });
   const guarded = new Duplex({
+    // Above the socket's 64 KB reads: with the default 16 KB every read paused the socket, and a flood
+    // drained at a few MB/s with the CPU idle (bench: 34 s instead of 5 s for 80k payloads).
+    readableHighWaterMark: 256 * 1024,
     read() {
       raw.resume();
     },
