@@ -100,3 +100,36 @@ test('a remaining length of more than four bytes is a protocol error', () => {
   const guard = new PacketGuard(LIMIT, { onSkip: () => {}, reply: () => {} });
   assert.throws(() => guard.filter(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])), /malformed MQTT packet/);
 });
+
+test('a consumer that keeps up never has the socket paused (a flood drains at full speed)', async () => {
+  const { PassThrough, Writable } = await import('node:stream');
+  const { guardStream } = await import('../../src/mqtt/packet-guard.js');
+  const raw = new PassThrough();
+  let pauses = 0;
+  const pause = raw.pause.bind(raw);
+  raw.pause = () => {
+    pauses++;
+    return pause();
+  };
+  const guarded = guardStream(raw, LIMIT, () => assert.fail('nothing to skip'));
+  let received = 0;
+  guarded.pipe(
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        received += chunk.length;
+        cb();
+      },
+    }),
+  );
+  // The socket's reads: 64 KB of small publishes each, as a flood arrives.
+  const packet = encode(publish('bms/flood', 200));
+  const read = Buffer.concat(Array.from({ length: Math.floor(65536 / packet.length) }, () => packet));
+  for (let i = 0; i < 50; i++) {
+    raw.write(read);
+    await new Promise((r) => setImmediate(r));
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.equal(received, 50 * read.length);
+  assert.equal(pauses, 0, 'the socket was paused although the consumer kept up');
+  guarded.destroy();
+});
