@@ -5,7 +5,7 @@
  */
 import type { BatteryConfig } from '../config/index.js';
 import { FileProblemsError, type Problem } from '../errors.js';
-import { loadMapping, unknownVariables, type CompiledMapping } from '../mapping/index.js';
+import { loadMapping, MappingProblemsError, unknownVariables, type CompiledMapping } from '../mapping/index.js';
 
 /** The compiled mapping of each battery; throws FileProblemsError listing every problem of every battery. */
 export function loadBatteryMappings(batteries: readonly BatteryConfig[]): Map<BatteryConfig, CompiledMapping> {
@@ -23,12 +23,14 @@ export function loadBatteryMappings(batteries: readonly BatteryConfig[]): Map<Ba
       }
       byFile.set(b.mappingFile, m);
     }
-    if (m instanceof FileProblemsError) continue;
-    out.set(b, m);
-    for (const { name, reason } of unknownVariables(m, Object.keys(b.variables))) {
-      const at = b.variableOrigins?.[name];
-      problems.push({ file: at?.file ?? '<config>', line: at?.line, where: `${named(b)} › ${at?.where ?? `variables › ${name}`}`, reason });
+    if (m instanceof FileProblemsError) {
+      // The mapping's own problems are reported once below; its declared variables still tell
+      // whether this battery's are known, so one pass shows both.
+      if (m instanceof MappingProblemsError && m.variables) reportUnknownVariables(b, { file: m.file, variables: m.variables }, problems);
+      continue;
     }
+    out.set(b, m);
+    reportUnknownVariables(b, m, problems);
   }
   // A broken mapping is reported once, naming every battery that uses it.
   for (const [file, m] of byFile) {
@@ -42,3 +44,10 @@ export function loadBatteryMappings(batteries: readonly BatteryConfig[]): Map<Ba
 }
 
 const named = (b: BatteryConfig) => `battery ${b.name}`;
+
+function reportUnknownVariables(b: BatteryConfig, m: { file: string; variables: Record<string, unknown> }, problems: Problem[]): void {
+  for (const { name, reason } of unknownVariables(m, Object.keys(b.variables))) {
+    const at = b.variableOrigins?.[name];
+    problems.push({ file: at?.file ?? '<config>', line: at?.line, where: `${named(b)} › ${at?.where ?? `variables › ${name}`}`, reason });
+  }
+}

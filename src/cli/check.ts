@@ -18,6 +18,7 @@ import {
   commandSeconds,
   commandValueProblem,
   loadMapping,
+  MappingProblemsError,
   Origin,
   unknownVariables,
   type CompiledMapping,
@@ -257,10 +258,20 @@ function fromConfig(opts: CheckOptions) {
 
 /** One battery from the command line, as `vbat run --mapping --topic --var --timeout` would make it. */
 function fromMapping(opts: CheckOptions) {
-  const mapping = loadMapping(opts.mapping!);
   const variables = opts.variables ?? {};
-  const bad = unknownVariables(mapping, Object.keys(variables));
-  if (bad.length) throw new FileProblemsError(bad.map((v) => ({ file: '<command line>', where: `--var ${v.name}`, reason: v.reason })));
+  const varProblems = (m: { file: string; variables: Record<string, unknown> }) =>
+    unknownVariables(m, Object.keys(variables)).map((v) => ({ file: '<command line>', where: `--var ${v.name}`, reason: v.reason }));
+  let mapping: CompiledMapping;
+  try {
+    mapping = loadMapping(opts.mapping!);
+  } catch (err) {
+    // One pass: a --var the mapping does not declare is reported with the mapping's own problems.
+    if (err instanceof MappingProblemsError && err.variables)
+      throw new FileProblemsError([...err.problems, ...varProblems({ file: err.file, variables: err.variables })]);
+    throw err;
+  }
+  const bad = varProblems(mapping);
+  if (bad.length) throw new FileProblemsError(bad);
   const timeout = opts.timeout ?? 60;
   const packs = opts.packs ?? [];
   const battery: BatteryConfig = {

@@ -113,6 +113,21 @@ export interface CompileOptions {
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /**
+ * A refused mapping. It still carries the variables the mapping declares (undefined when that
+ * section is unreadable), so a config's or --var's unknown variable is reported in the same pass
+ * as the mapping's own problems instead of only after they are fixed.
+ */
+export class MappingProblemsError extends FileProblemsError {
+  constructor(
+    readonly file: string,
+    problems: Problem[],
+    readonly variables: Record<string, unknown> | undefined,
+  ) {
+    super(problems);
+  }
+}
+
+/**
  * Compile a parsed YAML document; throws FileProblemsError listing every problem. What the schema
  * refuses is left out and the rest compiled anyway, so one pass reports schema, expression,
  * format, path-name and `$path` problems together.
@@ -121,10 +136,19 @@ export function compileMapping(doc: YamlDocument, opts: CompileOptions = {}): Co
   const shape = validateMappingShape(doc);
   const problems: Problem[] = shape.map(({ segments: _segments, ...p }) => p);
   const m = doc.data as MappingFile;
-  if (!isObject(m) || !isObject(m.paths)) throw new FileProblemsError(problems);
   /** Keys of a section the schema refused (undefined: the section itself is refused). */
   const refused = (section: string) =>
     new Set<string | undefined>(shape.filter((s) => s.segments[0] === section).map((s) => s.segments[1]));
+  const badVars = refused('variables');
+  const variables =
+    !isObject(m) || badVars.has(undefined)
+      ? undefined
+      : Object.fromEntries(
+          Object.entries(m.variables ?? {})
+            .filter(([k, v]) => !badVars.has(k) && isObject(v))
+            .map(([k, v]) => [k, v.default]),
+        );
+  if (!isObject(m) || !isObject(m.paths)) throw new MappingProblemsError(doc.file, problems, variables);
   const badPaths = refused('paths');
   const goodPaths = Object.fromEntries(Object.entries(m.paths).filter(([k, v]) => !badPaths.has(k) && isObject(v)));
   const lineOfKey = (key: string, ...at: (string | number)[]) => lineOf(doc, ['paths', key, ...at]);
@@ -132,15 +156,8 @@ export function compileMapping(doc: YamlDocument, opts: CompileOptions = {}): Co
   problems.push(...rangeProblems);
   if (!opts.servicePaths) problems.push(...pathNameProblems(entries, doc.file, lineOfKey));
 
-  const badVars = refused('variables');
-  const variables = badVars.has(undefined)
-    ? {}
-    : Object.fromEntries(
-        Object.entries(m.variables ?? {})
-          .filter(([k, v]) => !badVars.has(k) && isObject(v))
-          .map(([k, v]) => [k, v.default]),
-      );
-  const paths = entries.map((e, index) => compilePath(e, index, doc, variables, problems));
+  const declared = variables ?? {};
+  const paths = entries.map((e, index) => compilePath(e, index, doc, declared, problems));
   const byPath = new Map(paths.map((p) => [p.path, p]));
 
   const required: number[] = [];
@@ -169,7 +186,7 @@ export function compileMapping(doc: YamlDocument, opts: CompileOptions = {}): Co
       where: 'input › availability',
       reason: badAvailability,
     });
-  if (problems.length) throw new FileProblemsError(problems);
+  if (problems.length) throw new MappingProblemsError(doc.file, problems, variables);
   return {
     file: doc.file,
     name: m.name ?? doc.file,
@@ -184,7 +201,7 @@ export function compileMapping(doc: YamlDocument, opts: CompileOptions = {}): Co
     paths,
     order,
     required,
-    variables,
+    variables: declared,
     byPath,
   };
 }
@@ -243,7 +260,7 @@ function compilePath(
     problem(`min ${entry.min} is above max ${entry.max}`, ['min']);
   if (typeof entry.interval === 'string') {
     const name = entry.interval.replace(/^\$/, '');
-    if (!entry.interval.startsWith('$') || !(name in variables))
+    if (!entry.interval.startsWith('$') || !Object.hasOwn(variables, name))
       problem(`interval "${entry.interval}" must be a number or $variable of this mapping`, ['interval']);
   } else if (entry.interval !== undefined && entry.interval < 0) problem('interval must not be negative', ['interval']);
   // A command-only path (no state to read) shows what was written; everything else needs a source.
@@ -286,7 +303,7 @@ function compileCommand(
     if (typeof v !== 'string') return v ?? fallback;
     const name = v.slice(1);
     const value = variables[name];
-    if (!(name in variables))
+    if (!Object.hasOwn(variables, name))
       problems.push({
         file: doc.file,
         line: lineOf(doc, ['paths', key, 'command', field]),

@@ -10,6 +10,7 @@ import type { Evaluation } from './evaluate.js';
 
 export {
   compileMapping,
+  MappingProblemsError,
   pathReferences,
   type CompiledMapping,
   type CompiledPath,

@@ -1,12 +1,14 @@
 /** Variables a config or --var sets must be ones the mapping declares: a typo would silently change nothing. */
 import { editDistance } from '../util/edit-distance.js';
-import type { CompiledMapping } from './compile.js';
 
 /** For each given name the mapping does not declare: the reason, with the closest declared name. */
-export function unknownVariables(mapping: CompiledMapping, names: string[]): { name: string; reason: string }[] {
+export function unknownVariables(
+  mapping: { file: string; variables: Record<string, unknown> },
+  names: string[],
+): { name: string; reason: string }[] {
   const declared = Object.keys(mapping.variables);
   return names
-    .filter((n) => !(n in mapping.variables))
+    .filter((n) => !Object.hasOwn(mapping.variables, n))
     .map((name) => {
       const near = declared
         .map((d) => [d, editDistance(name.toLowerCase(), d.toLowerCase())] as const)

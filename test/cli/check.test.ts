@@ -152,6 +152,48 @@ test('an unknown --var is an error, with the name it was probably meant to be', 
   );
 });
 
+test('an unknown --var is reported in the same pass as the problems of the mapping; a name like toString is unknown too', async () => {
+  const bad = join(tmp, 'broken-with-vars.yaml');
+  writeFileSync(
+    bad,
+    [
+      'variables:',
+      '  cells: {default: 16}',
+      'paths:',
+      '  /Soc: {type: d, value: Soc}',
+      '  /Info/MaxChargeCurent: {type: d, value: x}',
+      '',
+    ].join('\n'),
+  );
+  const r = await runCli(['check', bad, fixture('seed', 'seed-min.json'), '--var', 'cell=8', '--var', 'toString=1']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /broken-with-vars\.yaml:5: \/Info\/MaxChargeCurent: .*did you mean \/Info\/MaxChargeCurrent\?/);
+  assert.match(r.stdout, /<command line>: --var cell: variable "cell" is not declared .*\(did you mean cells\?\)/);
+  assert.match(r.stdout, /<command line>: --var toString: variable "toString" is not declared/);
+
+  const config = join(tmp, 'config-broken.yaml');
+  writeFileSync(
+    config,
+    ['batteries:', '  - name: shed', '    topic: bms/shed', '    mapping: broken-with-vars.yaml', '    variables: {cell: 8}', ''].join(
+      '\n',
+    ),
+  );
+  const ran = await runCli(['run', '--config', config, '--bus', `unix:path=${join(tmp, 'no-bus')}`]);
+  assert.equal(ran.code, 1);
+  const refusals = ran.stderr.trim().split('\n');
+  assert.equal(refusals.length, 2, ran.stderr);
+  assert.ok(
+    refusals.some((l) => /config-broken\.yaml:5: battery shed › variables › cell: variable "cell" is not declared/.test(l)),
+    ran.stderr,
+  );
+  assert.ok(
+    refusals.some((l) => /broken-with-vars\.yaml:5: battery shed › \/Info\/MaxChargeCurent/.test(l)),
+    ran.stderr,
+  );
+  const checked = await runCli(['check', '--config', config, fixture('seed', 'seed-min.json')]);
+  for (const line of refusals) assert.ok(checked.stdout.includes(line), `check reports it too: ${line}\n${checked.stdout}`);
+});
+
 test('--config checks every battery as run would, and refuses exactly what run refuses', async () => {
   const bad = join(tmp, 'bad-mapping.yaml');
   writeFileSync(bad, 'paths:\n  /Soc: {type: d, value: Soc}\n  /CustomName: {type: s, value: name}\n');
