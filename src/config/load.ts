@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv } from 'ajv';
+import { validateConfigSchema as validate } from '../generated/index.js';
 import { FileProblemsError, type Problem } from '../errors.js';
 import { validAvailabilityTopic, validTopicFilter } from '../input/index.js';
-import { mappingPath, schemaPath } from '../util/package-root.js';
+import { mappingPath } from '../util/package-root.js';
 import { schemaProblems, type SpecialReason } from '../util/schema-problems.js';
 import { lineOf, loadYamlFile } from '../util/yaml-file.js';
 import type { Availability, AvailabilityConfig, BatteryConfig, BatteryFileConfig, FileConfig, RunConfig, Source } from './types.js';
@@ -42,9 +42,6 @@ export function loadConfig(file: string | undefined, flags: ConfigFlags = {}): R
   const doc = file ? loadYamlFile(file) : { file: '<command line>', text: '', data: {}, lines: new Map<string, number>() };
   const data = (doc.data ?? {}) as Record<string, unknown>;
   applyFlags(data, flags);
-  const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(
-    JSON.parse(readFileSync(schemaPath('config.schema.json'), 'utf8')) as object,
-  );
   if (!validate(data)) throw new FileProblemsError(schemaProblems(doc, validate.errors ?? [], configReason));
   const config = data as unknown as FileConfig;
   const problems: Problem[] = [];
