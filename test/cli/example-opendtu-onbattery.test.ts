@@ -37,9 +37,10 @@ function variant(change: Record<string, string | undefined>): string {
   return file;
 }
 
-async function check(capture: string, extra: string[] = TOPIC) {
+/** `vbat check --json`; exit code 1 when the capture's last message is refused (`missingRequired`). */
+async function check(capture: string, extra: string[] = TOPIC, code = 0) {
   const r = await runCli(['check', '--json', ...extra, MAPPING, capture]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(r.code, code, r.stdout + r.stderr);
   const out = JSON.parse(r.stdout);
   const rows = out.payloads[0].paths as Row[];
   const get = (p: string): Row => {
@@ -145,14 +146,32 @@ test('OpenDTU-OnBattery: a BMS link gone quiet (dataAge growing) invalidates lim
   ];
   const file = join(dir, 'quiet.jsonl');
   writeFileSync(file, lines.join('\n') + '\n');
-  const { get, out } = await check(file);
+  const { get, out } = await check(file, TOPIC, 1);
   assert.equal(out.payloads[0].stale, false);
+  assert.deepEqual(out.payloads[0].missingRequired, ['/Dc/0/Voltage', '/Soc'], 'the message with dataAge 31 is refused');
   for (const p of [...LIMITS, '/Io/AllowToCharge', '/Alarms/LowTemperature', '/Alarms/HighVoltage']) {
     assert.equal(get(p).invalid, true, p);
   }
-  assert.equal(get('/Soc').value, 87, 'measurements stay as last reported');
+  // check shows a refused last message as it evaluated (why it was refused); D-Bus keeps the last
+  // published values until the battery's timeout (stale is still false).
+  assert.equal(get('/Soc').value, null, 'the refused message: SoC with a stale dataAge is invalid');
   const longer = await check(file, [...TOPIC, '--var', 'maxDataAge=60']);
   assert.equal(longer.get('/Info/MaxChargeCurrent').value, 37, 'maxDataAge=60 still accepts 31 s');
+
+  // OpenDTU goes on republishing the old values every 5 s with dataAge growing: every message is
+  // refused, so nothing keeps the battery fresh and it goes stale at its timeout (60 s).
+  const republished = [...lines];
+  for (let t = 36; t <= 100; t += 5)
+    republished.push(
+      JSON.stringify({ topic: 'openDTU/battery/dataAge', payload: String(t), time: t }),
+      JSON.stringify({ topic: 'openDTU/battery/voltage', payload: '52.31', time: t }),
+      JSON.stringify({ topic: 'openDTU/battery/stateOfCharge', payload: '87.00', time: t }),
+    );
+  const stale = join(dir, 'republished.jsonl');
+  writeFileSync(stale, republished.join('\n') + '\n');
+  const after = await check(stale, TOPIC, 1);
+  assert.equal(after.out.payloads[0].stale, true, 'republished stale data does not keep the battery fresh');
+  for (const p of ['/Soc', '/Dc/0/Voltage', ...LIMITS]) assert.equal(after.get(p).value, null, p);
 });
 
 test('OpenDTU-OnBattery: SBS charge voltage is a firmware constant, not a BMS value', async () => {

@@ -38,6 +38,11 @@ const CASES: Case[] = [
     battery: ['topic: N/+/battery/512/#'],
   },
   {
+    mapping: 'opendtu-onbattery.yaml',
+    capture: fixture('foreign', 'opendtu-onbattery', 'pylontech-capture.json'),
+    battery: ['topic: openDTU/battery/#'],
+  },
+  {
     mapping: 'packs-json.yaml',
     capture: fixture('foreign', 'packs', 'two-packs.json'),
     battery: ['packs:', '  - {name: P1, topic: house/pack1}', '  - {name: P2, topic: house/pack2}'],
