@@ -42,6 +42,7 @@ const CASES: Case[] = [
     capture: fixture('foreign', 'opendtu-onbattery', 'pylontech-capture.json'),
     battery: ['topic: openDTU/battery/#'],
   },
+  { mapping: 'batmon-ha.yaml', capture: fixture('foreign', 'batmon-ha', 'mqtt-capture.json'), battery: ['topic: battery1/#'] },
   {
     mapping: 'packs-json.yaml',
     capture: fixture('foreign', 'packs', 'two-packs.json'),
