@@ -917,6 +917,16 @@ export function scenarios(): Scenario[] {
   const sb = loadMapping(mappingFile('serialbattery-jsondata.yaml'));
   const esp = loadMapping(mappingFile('esphome-jk-bms.yaml'));
   const venus = parseMapping(VENUS_TREE_MAPPING, '<fuzz venus-tree>');
+  const batmon = loadMapping(mappingFile('batmon-ha.yaml'));
+  const batmonCapture = readJson(fixture('foreign', 'batmon-ha', 'mqtt-capture.json')) as Record<string, string>;
+  const opendtu = loadMapping(mappingFile('opendtu-onbattery.yaml'));
+  // The capture uses a user-set base topic (openDTU/); the mapping's filter is the default solar/.
+  const opendtuCapture = Object.fromEntries(
+    Object.entries(readJson(fixture('foreign', 'opendtu-onbattery', 'pylontech-capture.json')) as Record<string, string>).map(([t, p]) => [
+      t.replace(/^openDTU\//, 'solar/'),
+      p,
+    ]),
+  );
 
   const json = (
     name: string,
@@ -956,6 +966,8 @@ export function scenarios(): Scenario[] {
     ),
     treeScenario('esphome', esp, espCapture, esphomeDerived(esp.variables), false),
     treeScenario('venus-tree', venus, sbCapture, undefined, true),
+    treeScenario('batmon-ha', batmon, batmonCapture, undefined, false),
+    treeScenario('opendtu-onbattery', opendtu, opendtuCapture, undefined, false),
   ];
   return scenarioCache;
 }
