@@ -22,18 +22,18 @@ export function isVenusTopic(filter: string): boolean {
 }
 
 /**
- * The mapping's availability topic for one source: `{base}` is the source filter without its
- * trailing `/#` (ESPHome's `<node>/#` → `<node>/status`). A filter without a trailing `/#`, or
- * with a `+` before it, names no one node, so it gets no default.
+ * The mapping's availability topic for one source: `{base}` is the source filter without its last
+ * level — its trailing `/#` (ESPHome's `<node>/#` → `<node>/status`) or its last topic level
+ * (Daly2MQTT's `<node>/Pack_Data` → `<node>/Alive`). A filter with a `+` or `#` left in that base,
+ * or of one level only, names no one node, so it gets no default.
  */
 export function defaultAvailability(filter: string, mapping: CompiledMapping): Availability | false {
   const a = mapping.input.availability;
   if (!a) return false;
   let topic = a.topic;
   if (topic.includes('{base}')) {
-    if (!filter.endsWith('/#')) return false;
-    const base = filter.slice(0, -2);
-    if (/[#+]/.test(base)) return false;
+    const base = filter.endsWith('/#') ? filter.slice(0, -2) : filter.slice(0, Math.max(0, filter.lastIndexOf('/')));
+    if (base === '' || /[#+]/.test(base)) return false;
     topic = topic.replaceAll('{base}', base);
   }
   return { topic, online: a.online ?? 'online', offline: a.offline ?? 'offline' };

@@ -377,7 +377,8 @@ async function replay(b: BatteryConfig, mapping: CompiledMapping, file: string, 
       record({}, false);
     }
     t = Math.max(t, target);
-    if (!filters.some((f) => topicMatches(f, m.topic))) {
+    // vbat run subscribes to the availability topics as well, also those no data filter covers.
+    if (!filters.some((f) => topicMatches(f, m.topic)) && !availability.has(m.topic)) {
       result.ignored++;
       if (withSteps) steps.push({ at: (t - start) / 1000, topic: m.topic, outcome: 'ignored', log: [], changed: [] });
       continue;
@@ -394,10 +395,11 @@ async function replay(b: BatteryConfig, mapping: CompiledMapping, file: string, 
     }
     const refusal = log.find((l) => /^(bad message on|message on .* carries no values|message dropped)/.test(l));
     const last = seen.last as typeof lastEvaluation; // set by the observer meanwhile
-    if (m.retained && !b.retainedIsFresh && !last)
+    // A retained availability message is honoured (the broker's record of the node's state).
+    if (m.retained && !b.retainedIsFresh && !last && !availability.has(m.topic))
       refusalOf(result, m.topic, 'retained message: not proof of a live BMS (retainedIsFresh: false)');
     else if (refusal && !last) refusalOf(result, m.topic, refusal);
-    const outcome: CheckStep['outcome'] = last?.outcome ?? (refusal || m.retained ? 'refused' : undefined);
+    const outcome: CheckStep['outcome'] = last?.outcome ?? (refusal || (m.retained && !availability.has(m.topic)) ? 'refused' : undefined);
     if (withSteps && steps.length > before) steps[steps.length - 1]!.outcome = outcome;
     if (last) lastEvaluation = last;
   }

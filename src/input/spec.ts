@@ -4,6 +4,6 @@ export interface InputSpec {
   unwrap?: string;
   merge?: boolean;
   topic?: string;
-  /** Default availability topic of the battery's sources; `{base}` = the source filter without its trailing /#. */
+  /** Default availability topic of the battery's sources; `{base}` = the source filter without its last level (a trailing /# or its last topic level). */
   availability?: { topic: string; online?: string; offline?: string };
 }

@@ -249,13 +249,27 @@ test('Daly2MQTT up to V2.12: Remaining_mAh and Balance_<n> flags inside CellV', 
   assert.equal(get('/System/NrOfCellsPerBattery').value, 16);
 });
 
-test('Daly2MQTT: the mapping watches the firmware last will <topic>/Alive (true/false)', () => {
+test('Daly2MQTT: the firmware last will <topic>/Alive = false takes the battery stale at once, also under another MQTT Topic', async () => {
   const m = loadMapping(MAPPING);
   assert.equal(m.input.topic, 'BMS01/Pack_Data');
-  assert.deepEqual(defaultAvailability('BMS01/Pack_Data', m), { topic: 'BMS01/Alive', online: 'true', offline: 'false' });
+  assert.deepEqual(defaultAvailability('garage/Pack_Data', m), { topic: 'garage/Alive', online: 'true', offline: 'false' });
   assert.deepEqual(
     m.paths.filter((p) => p.command).map((p) => p.path),
     [],
     'no write-back',
   );
+  for (const node of ['BMS01', 'garage']) {
+    const willed = [...lines, { topic: 'BMS01/Alive', payload: 'false', time: lastData.time + 5, retained: false }].map((l) =>
+      JSON.stringify({ ...l, topic: l.topic.replace(/^BMS01\//, `${node}/`) }),
+    );
+    const file = join(tmp, `will-${node}.jsonl`);
+    writeFileSync(file, willed.join('\n') + '\n');
+    const { payload, get } = await check(file, ['--topic', `${node}/Pack_Data`]);
+    assert.equal(payload.stale, true, `${node}/Alive false: stale 5 s after the last data, not at the timeout`);
+    for (const p of ['/Soc', '/Info/MaxChargeVoltage', '/Info/MaxChargeCurrent']) assert.equal(get(p).value, null, `${node}: ${p}`);
+    // The same capture without the will: fresh, so it is the will that did it.
+    const control = join(tmp, `alive-${node}.jsonl`);
+    writeFileSync(control, willed.slice(0, -1).join('\n') + '\n');
+    assert.equal((await check(control, ['--topic', `${node}/Pack_Data`])).payload.stale, false, node);
+  }
 });

@@ -44,6 +44,11 @@ const CASES: Case[] = [
   },
   { mapping: 'batmon-ha.yaml', capture: fixture('foreign', 'batmon-ha', 'mqtt-capture.json'), battery: ['topic: battery1/#'] },
   {
+    mapping: 'daly-bms-mqtt.yaml',
+    capture: fixture('foreign', 'daly-bms-mqtt', 'mqtt-capture.jsonl'),
+    battery: ['topic: BMS01/Pack_Data'],
+  },
+  {
     mapping: 'packs-json.yaml',
     capture: fixture('foreign', 'packs', 'two-packs.json'),
     battery: ['packs:', '  - {name: P1, topic: house/pack1}', '  - {name: P2, topic: house/pack2}'],
