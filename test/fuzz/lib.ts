@@ -917,6 +917,13 @@ export function scenarios(): Scenario[] {
   const sb = loadMapping(mappingFile('serialbattery-jsondata.yaml'));
   const esp = loadMapping(mappingFile('esphome-jk-bms.yaml'));
   const venus = parseMapping(VENUS_TREE_MAPPING, '<fuzz venus-tree>');
+  const daly = loadMapping(mappingFile('daly-bms-mqtt.yaml'));
+  const dalyCapture = readFileSync(fixture('foreign', 'daly-bms-mqtt', 'mqtt-capture.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { topic: string; payload: string })
+    .filter((l) => l.topic === 'BMS01/Pack_Data');
+  const dalySeed = fromJSON(JSON.parse(dalyCapture.at(-1)!.payload));
   const batmon = loadMapping(mappingFile('batmon-ha.yaml'));
   const batmonCapture = readJson(fixture('foreign', 'batmon-ha', 'mqtt-capture.json')) as Record<string, string>;
   const opendtu = loadMapping(mappingFile('opendtu-onbattery.yaml'));
@@ -966,6 +973,7 @@ export function scenarios(): Scenario[] {
     ),
     treeScenario('esphome', esp, espCapture, esphomeDerived(esp.variables), false),
     treeScenario('venus-tree', venus, sbCapture, undefined, true),
+    json('daly-bms-mqtt', daly, ['BMS01/Pack_Data'], [10], [dalySeed], [1], 0, 0),
     treeScenario('batmon-ha', batmon, batmonCapture, undefined, false),
     treeScenario('opendtu-onbattery', opendtu, opendtuCapture, undefined, false),
   ];
@@ -979,6 +987,9 @@ const SCENARIO_WEIGHTS: Record<string, number> = {
   'serialbattery-2topics': 5,
   esphome: 30,
   'venus-tree': 10,
+  'daly-bms-mqtt': 5,
+  'batmon-ha': 5,
+  'opendtu-onbattery': 5,
 };
 
 // ------------------------------------------------------------------------------------------------
