@@ -10,7 +10,16 @@ const dir = join(repoRoot, 'mappings');
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
 test('there are the default and the foreign example mappings', () => {
-  for (const f of ['default.yaml', 'esphome-jk-bms.yaml', 'serialbattery-jsondata.yaml', 'venus-battery.yaml', 'packs-json.yaml'])
+  for (const f of [
+    'default.yaml',
+    'esphome-jk-bms.yaml',
+    'serialbattery-jsondata.yaml',
+    'venus-battery.yaml',
+    'packs-json.yaml',
+    'opendtu-onbattery.yaml',
+    'batmon-ha.yaml',
+    'daly-bms-mqtt.yaml',
+  ])
     assert.ok(files.includes(f), f);
 });
 

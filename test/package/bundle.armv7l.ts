@@ -50,6 +50,8 @@ const CHECKS: [mapping: string, payloads: string[]][] = [
   ['default.yaml', [fixture('seed', 'seed-full.json'), fixture('seed', 'seed-min.json'), fixture('seed', 'seed-bms.json')]],
   ['esphome-jk-bms.yaml', [fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json')]],
   ['serialbattery-jsondata.yaml', [fixture('foreign', 'serialbattery', 'mqtt-capture.json')]],
+  ['daly-bms-mqtt.yaml', [fixture('foreign', 'daly-bms-mqtt', 'mqtt-capture.jsonl')]],
+  ['batmon-ha.yaml', [fixture('foreign', 'batmon-ha', 'mqtt-capture.json')]],
 ];
 
 describe('the release bundle on armv7l Node 18 and 20 (qemu-arm)', { skip, concurrency: false }, () => {
