@@ -220,8 +220,9 @@ describe('vbat run', { concurrency: false }, () => {
     const d = w.vbat(['--config', cfg]);
     for (const n of names) await d.waitLog(new RegExp(`${n}: subscribed to`));
     for (const n of names) assert.equal((await w.items(SVC(n)))['/Connected']!.value, 0, n);
-    await w.publish('e2e/m0', FULL); // default.yaml sorts first
-    await w.until(SVC('m0'), (i) => i['/Soc']!.value === 63 && i['/Connected']!.value === 1, 'default mapping connected');
+    const m = `m${files.findIndex((f) => f.endsWith('/default.yaml'))}`;
+    await w.publish(`e2e/${m}`, FULL);
+    await w.until(SVC(m), (i) => i['/Soc']!.value === 63 && i['/Connected']!.value === 1, 'default mapping connected');
     assert.equal((await d.stop()).code, 0);
   });
 
