@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { LOG_WAIT_MS, World } from '../e2e/harness.js';
 import { fixture } from '../support/paths.js';
 import { Proc } from '../support/process.js';
+import { serviceNodeFlags } from '../support/service-flags.js';
 import { buildRelease, cleanEnv, runCommand, type Release } from './release.js';
 
 const VERSIONS = ['18.20.4', '20.11.0'];
@@ -82,7 +83,7 @@ describe('the release bundle on armv7l Node 18 and 20 (qemu-arm)', { skip, concu
     rel?.remove();
   });
 
-  const qemu = (v: string, args: string[]) => ['-L', SYSROOT, armNode(v), vbat, ...args];
+  const qemu = (v: string, args: string[], nodeFlags: string[] = []) => ['-L', SYSROOT, armNode(v), ...nodeFlags, vbat, ...args];
 
   for (const v of VERSIONS) {
     test(`Node ${v}: an ARM binary; vbat check on the shipped mappings and captures prints what it prints here`, async () => {
@@ -104,7 +105,7 @@ describe('the release bundle on armv7l Node 18 and 20 (qemu-arm)', { skip, concu
       assert.deepEqual(paths, [169, 169, 169]);
     });
 
-    test(`Node ${v}: vbat run takes a message from mosquitto to a battery service on dbus-daemon; SIGTERM stops it with exit 0`, async () => {
+    test(`Node ${v}, with service/run's node flags for it: vbat run takes a message from mosquitto to a battery service on dbus-daemon; SIGTERM stops it with exit 0`, async () => {
       const name = `arm${v.split('.')[0]}`;
       const cfg = join(rel.tmp, `${name}.yaml`);
       writeFileSync(
@@ -117,11 +118,16 @@ describe('the release bundle on armv7l Node 18 and 20 (qemu-arm)', { skip, concu
           '',
         ].join('\n'),
       );
-      const d = Proc.spawn(`vbat run (Node ${v}, qemu-arm)`, 'qemu-arm', qemu(v, ['run', '--config', cfg]), {
-        cwd: rel.tmp,
-        env: cleanEnv(),
-        waitMs: LOG_WAIT_MS,
-      });
+      const d = Proc.spawn(
+        `vbat run (Node ${v}, qemu-arm)`,
+        'qemu-arm',
+        qemu(v, ['run', '--config', cfg], serviceNodeFlags(Number(v.split('.')[0]))),
+        {
+          cwd: rel.tmp,
+          env: cleanEnv(),
+          waitMs: LOG_WAIT_MS,
+        },
+      );
       daemons.push(d);
       await d.waitLog(/subscribed to arm\//, QEMU_MS);
       await w.publish(`arm/${name}`, readFileSync(fixture('seed', 'seed-full.json'), 'utf8'));

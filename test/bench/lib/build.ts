@@ -5,9 +5,10 @@
  * schemas next to its code, so the build folder gets links to the repository's.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../support/paths.js';
+import { serviceNodeFlags } from '../../support/service-flags.js';
 
 export const BENCH_DIR = join(repoRoot, 'test', 'bench');
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
@@ -26,18 +27,9 @@ export interface Build {
   nodeFlags: string[];
 }
 
-/**
- * The flags service/run starts vbat with on a GX device (`exec "$NODE" <flags> "$DIR/vbat.js"`),
- * so the figures are those of vbat as installed; [] when the line is not found.
- */
+/** The flags service/run starts vbat with on a GX device, for the Node.js running the benchmark. */
 export function deviceNodeFlags(): string[] {
-  try {
-    const run = readFileSync(join(repoRoot, 'service', 'run'), 'utf8');
-    const m = /^\s*exec\s+"\$NODE"\s+(.*?)\s*"\$DIR\/vbat\.js"/m.exec(run);
-    return m?.[1] ? m[1].split(/\s+/).filter((f) => f.startsWith('--')) : [];
-  } catch {
-    return [];
-  }
+  return serviceNodeFlags(Number(process.versions.node.split('.')[0]));
 }
 
 export async function build(nodeFlags = deviceNodeFlags()): Promise<Build> {
