@@ -18,13 +18,52 @@ export class LeafInfo {
   ) {}
 }
 
-interface Undo {
-  obj: Tree;
-  key: string;
-  had: boolean;
-  old: unknown;
-  isInfo: boolean;
+/**
+ * Undo records of one transaction, in parallel arrays kept from one transaction to the next: a
+ * message changes a hundred keys or more (every leaf's LeafInfo), and an object per record was a
+ * good part of what each message allocated.
+ */
+class UndoLog {
+  private objs: (Tree | undefined)[] = [];
+  private keys: string[] = [];
+  private olds: unknown[] = [];
+  private flags: number[] = [];
+  private length = 0;
+
+  push(obj: Tree, key: string, had: boolean, old: unknown, isInfo: boolean): void {
+    const i = this.length++;
+    this.objs[i] = obj;
+    this.keys[i] = key;
+    this.olds[i] = old;
+    this.flags[i] = (had ? 1 : 0) | (isInfo ? 2 : 0);
+  }
+
+  /** Every record, newest first; then the log is empty. */
+  unwind(fn: (obj: Tree, key: string, had: boolean, old: unknown, isInfo: boolean) => void): void {
+    for (let i = this.length - 1; i >= 0; i--)
+      fn(this.objs[i]!, this.keys[i]!, (this.flags[i]! & 1) !== 0, this.olds[i], (this.flags[i]! & 2) !== 0);
+    this.clear();
+  }
+
+  /** Forget the records (and what they hold on to); a log grown by a huge message is given back. */
+  clear(): void {
+    if (this.length > MAX_KEPT_UNDO) {
+      this.objs = [];
+      this.keys = [];
+      this.olds = [];
+      this.flags = [];
+    } else {
+      for (let i = 0; i < this.length; i++) {
+        this.objs[i] = undefined;
+        this.olds[i] = undefined;
+      }
+    }
+    this.length = 0;
+  }
 }
+
+/** Undo capacity kept between transactions (records). */
+const MAX_KEPT_UNDO = 4096;
 
 /** A leaf one topic delivered is being overwritten by another topic's message. */
 export type CollisionHandler = (keys: readonly string[], previous: string, topic: string) => void;
@@ -37,7 +76,9 @@ export class LeafStore {
   private doc: Tree = blank();
   /** Same shape as `doc`, with a LeafInfo where `doc` has a leaf. */
   private info: Tree = blank();
-  private undo?: Undo[];
+  private readonly undo = new UndoLog();
+  /** Inside a transaction: every change is recorded for rollback. */
+  private recording = false;
   private nextExpiry = Infinity;
   /** Leaves per topic: how many topics the document holds, without walking it. */
   private readonly perTopic = new Map<string, number>();
@@ -55,21 +96,19 @@ export class LeafStore {
   }
 
   begin(): void {
-    this.undo = [];
+    this.undo.clear();
+    this.recording = true;
   }
 
   commit(): void {
-    this.undo = undefined;
+    this.undo.clear();
+    this.recording = false;
   }
 
   rollback(): void {
-    const log = this.undo;
-    this.undo = undefined;
-    if (!log) return;
-    for (let i = log.length - 1; i >= 0; i--) {
-      const u = log[i]!;
-      this.write(u.obj, u.key, u.had, u.old, u.isInfo);
-    }
+    if (!this.recording) return;
+    this.recording = false;
+    this.undo.unwind((obj, key, had, old, isInfo) => this.write(obj, key, had, old, isInfo));
   }
 
   /** Set the leaf at `keys`, replacing whatever was there (a leaf or a whole branch). */
@@ -116,7 +155,9 @@ export class LeafStore {
 
   private mergeInto(doc: Tree, info: Tree, tree: Tree, leaf: LeafInfo, path: string[]): number {
     let count = 0;
-    for (const k of Object.keys(tree)) {
+    // for-in, not Object.keys: a sanitized object inherits nothing, so it yields the same own keys
+    // in the same order, from V8's enum cache instead of a new array per object per message.
+    for (const k in tree) {
       const v = tree[k];
       const held = info[k];
       if (this.onCollision && held instanceof LeafInfo && held.topic !== leaf.topic) this.onCollision([...path, k], held.topic, leaf.topic);
@@ -165,11 +206,11 @@ export class LeafStore {
   /** Drop every leaf whose time is up; true when anything was dropped. Not undoable. */
   expire(now: number): boolean {
     if (now < this.nextExpiry) return false;
-    const saved = this.undo;
-    this.undo = undefined;
+    const saved = this.recording;
+    this.recording = false;
     const { dropped, next } = this.dropWhere((f) => f.expiresAt <= now);
     this.nextExpiry = next;
-    this.undo = saved;
+    this.recording = saved;
     return dropped;
   }
 
@@ -212,7 +253,8 @@ export class LeafStore {
   clear(): void {
     this.doc = blank();
     this.info = blank();
-    this.undo = undefined;
+    this.undo.clear();
+    this.recording = false;
     this.nextExpiry = Infinity;
     this.perTopic.clear();
   }
@@ -222,7 +264,7 @@ export class LeafStore {
     const had = key in obj;
     const old = obj[key];
     if (had === present && old === value) return;
-    this.undo?.push({ obj, key, had, old, isInfo });
+    if (this.recording) this.undo.push(obj, key, had, old, isInfo);
     this.write(obj, key, present, value, isInfo);
   }
 

@@ -27,7 +27,7 @@ import { pathNameProblem } from './catalogue.js';
 const SCALAR_FUNCTIONS = new Set([...Object.keys(HELPERS).filter((n) => n !== PRESENT), 'path']);
 
 /** The strict rewrites (strict.ts), applied alike to the AST the fast evaluator and JSONata run. */
-function rewrite(ast: unknown): void {
+export function rewrite(ast: unknown): void {
   makeStrict(ast);
   singleValueReads(ast, SCALAR_FUNCTIONS);
 }

@@ -4,7 +4,7 @@
  * expression makes only its own path invalid; a message that leaves a required path invalid is
  * rejected whole and the previous state stays.
  */
-import { coerce } from '../venus/coerce.js';
+import { coerce, coercedNumber } from '../venus/coerce.js';
 import type { PathValue } from '../venus/types.js';
 import { INVALID_TEXT } from '../venus/types.js';
 import { type CompiledExpr, type CompiledMapping, type CompiledPath } from './compile.js';
@@ -92,7 +92,8 @@ export class Evaluator {
     const ctx: FastContext = { doc, vars: this.vars, path: (p) => this.readPath(p) };
     const latestCtx: FastContext = latest === undefined ? ctx : { ...ctx, doc: latest };
 
-    for (const i of order) {
+    for (let o = 0; o < order.length; o++) {
+      const i = order[o]!;
       const p = paths[i]!;
       let raw: unknown;
       let origin = Origin.None;
@@ -126,9 +127,13 @@ export class Evaluator {
       }
       let value: PathValue = null;
       if (raw !== undefined && !problem) {
-        const c = coerce(raw, p.type);
-        value = c.value;
-        problem = c.problem;
+        const quick = coercedNumber(raw, p.type);
+        if (quick !== undefined) value = quick;
+        else {
+          const c = coerce(raw, p.type);
+          value = c.value;
+          problem = c.problem;
+        }
         if (value !== null && typeof value === 'number') problem = rangeProblem(p, value);
         if (problem) value = null;
       }

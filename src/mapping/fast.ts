@@ -7,6 +7,7 @@
  */
 import type { Node } from './ast.js';
 import { HELPERS } from './helpers.js';
+import { FIELD, fieldAt, PRESENT, SCALAR, scalarAt } from './strict.js';
 
 export const SLOW: unique symbol = Symbol('slow');
 
@@ -96,10 +97,10 @@ function steps(list: Node[]): FastFn | undefined {
 /** Field navigation; arrays anywhere mean JSONata's sequence semantics, so hand over. */
 function walk(start: unknown, keys: string[]): unknown {
   let cur = start;
-  for (const k of keys) {
+  for (let i = 0; i < keys.length; i++) {
     if (cur === null || typeof cur !== 'object') return undefined;
     if (Array.isArray(cur)) return SLOW;
-    cur = (cur as Record<string, unknown>)[k];
+    cur = (cur as Record<string, unknown>)[keys[i]!];
     if (cur === undefined) return undefined;
   }
   return Array.isArray(cur) ? SLOW : cur;
@@ -133,15 +134,90 @@ function call(n: Node): FastFn | undefined {
   }
   const helper = HELPERS[name];
   if (!helper) return undefined;
+  if (name === FIELD || name === SCALAR) {
+    const keys = rootKeys(n.arguments ?? []);
+    if (keys) return name === FIELD ? (ctx) => fieldAt(ctx.doc, keys) : (ctx) => scalarAt(ctx.doc, keys);
+  }
+  if (name === PRESENT) return allPresent(fns);
+  return direct(helper, fns);
+}
+
+/** The keys of `$__field($$, 'a', 'b')` (the root, then string literals), else undefined. */
+function rootKeys(args: Node[]): string[] | undefined {
+  const [root, ...rest] = args;
+  if (root?.type !== 'variable' || root.value !== '$' || !onlyKeys(root, PLAIN_STEP_KEYS)) return undefined;
+  if (!rest.every((a) => a.type === 'string' && onlyKeys(a, PLAIN_STEP_KEYS))) return undefined;
+  return rest.map((a) => String(a.value));
+}
+
+/**
+ * `$__present(a, b, ...)`: every argument is evaluated, as JSONata would (one that needs JSONata
+ * makes the whole call SLOW), and the answer is whether all are defined.
+ */
+function allPresent(fns: FastFn[]): FastFn {
   return (ctx) => {
-    const values: unknown[] = [];
-    for (const f of fns) {
-      const v = f(ctx);
+    let all = true;
+    for (let i = 0; i < fns.length; i++) {
+      const v = fns[i]!(ctx);
       if (v === SLOW) return SLOW;
-      values.push(v);
+      if (v === undefined) all = false;
     }
-    return helper(...values);
+    return all;
   };
+}
+
+/**
+ * A helper called with its arguments' values: direct calls for the usual arities, so the strict
+ * rewrite's calls on every path cost no argument array per message.
+ */
+function direct(helper: (...args: unknown[]) => unknown, fns: FastFn[]): FastFn {
+  const [f0, f1, f2, f3] = fns;
+  switch (fns.length) {
+    case 0:
+      return () => helper();
+    case 1:
+      return (ctx) => {
+        const a = f0!(ctx);
+        return a === SLOW ? SLOW : helper(a);
+      };
+    case 2:
+      return (ctx) => {
+        const a = f0!(ctx);
+        if (a === SLOW) return SLOW;
+        const b = f1!(ctx);
+        return b === SLOW ? SLOW : helper(a, b);
+      };
+    case 3:
+      return (ctx) => {
+        const a = f0!(ctx);
+        if (a === SLOW) return SLOW;
+        const b = f1!(ctx);
+        if (b === SLOW) return SLOW;
+        const c = f2!(ctx);
+        return c === SLOW ? SLOW : helper(a, b, c);
+      };
+    case 4:
+      return (ctx) => {
+        const a = f0!(ctx);
+        if (a === SLOW) return SLOW;
+        const b = f1!(ctx);
+        if (b === SLOW) return SLOW;
+        const c = f2!(ctx);
+        if (c === SLOW) return SLOW;
+        const d = f3!(ctx);
+        return d === SLOW ? SLOW : helper(a, b, c, d);
+      };
+    default:
+      return (ctx) => {
+        const values: unknown[] = [];
+        for (let i = 0; i < fns.length; i++) {
+          const v = fns[i]!(ctx);
+          if (v === SLOW) return SLOW;
+          values.push(v);
+        }
+        return helper(...values);
+      };
+  }
 }
 
 /** JSONata's boolean cast for the values a fast path can see; arrays go to JSONata. */

@@ -21,13 +21,31 @@ export interface CellStats {
 }
 
 let lastCells: object | undefined;
-let lastOptions = '';
+let lastUnit: unknown;
+let lastMin: unknown;
 let lastStats: CellStats | undefined;
 
 /** Forget memoised results; called at the start of every evaluation (documents may be reused). */
 export function resetHelperMemo(): void {
   lastCells = undefined;
   lastStats = undefined;
+}
+
+/**
+ * The cell number a key carries (Cell1, cell_01_voltage, cell_voltage_1, 1: its last run of
+ * digits), remembered per key: the same few dozen keys come in every message. Bounded, since keys
+ * are the publisher's to choose.
+ */
+const cellNumbers = new Map<string, number | undefined>();
+const MAX_CELL_KEYS = 1024;
+
+function cellNumber(key: string): number | undefined {
+  if (cellNumbers.has(key)) return cellNumbers.get(key);
+  const digits = /(\d+)\D*$/.exec(key)?.[1];
+  const n = digits === undefined ? undefined : Number(digits);
+  if (cellNumbers.size >= MAX_CELL_KEYS) cellNumbers.clear();
+  cellNumbers.set(key, n);
+  return n;
 }
 
 /** Factors of the unit prefixes BMSes report in (mV, cV, dA, kW ...), to the base unit. */
@@ -69,34 +87,52 @@ const numeric = (x: unknown): number | undefined =>
  */
 export function cells(input: unknown, unit?: unknown, min?: unknown): CellStats | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
-  const options = `${String(unit)}|${String(min)}`;
-  if (input === lastCells && options === lastOptions) return lastStats;
+  if (input === lastCells && unit === lastUnit && min === lastMin) return lastStats;
   const factor = unitFactor(unit);
   const floor = min === undefined || min === null ? -Infinity : num(min);
   let stats: CellStats | undefined;
   if (factor !== undefined && floor !== undefined) {
-    const entries: [string, unknown][] = Array.isArray(input)
-      ? input.map((v, i) => [`Cell${i + 1}`, v])
-      : Object.entries(input).flatMap(([key, v]): [string, unknown][] => {
-          const n = /(\d+)\D*$/.exec(key)?.[1];
-          return n === undefined ? [] : [[`Cell${Number(n)}`, v]];
-        });
-    for (const [id, raw] of entries) {
+    // Cell numbers, not id strings, while scanning: only the two ids kept are spelled out.
+    const list = Array.isArray(input) ? (input as unknown[]) : undefined;
+    const keys = list ? undefined : Object.keys(input);
+    const count = list ? list.length : keys!.length;
+    let minN = 0;
+    let maxN = 0;
+    for (let i = 0; i < count; i++) {
+      let n: number | undefined;
+      let raw: unknown;
+      if (list) {
+        n = i + 1;
+        raw = list[i];
+      } else {
+        const key = keys![i]!;
+        n = cellNumber(key);
+        if (n === undefined) continue;
+        raw = (input as Record<string, unknown>)[key];
+      }
       const read = numeric(leaf(raw));
       if (read === undefined) continue;
       const v = scaled(read, factor);
       if (v < floor) continue;
-      if (!stats) stats = { count: 0, min: v, max: v, minId: id, maxId: id, sum: 0, avg: 0, diff: 0 };
+      if (!stats) {
+        stats = { count: 0, min: v, max: v, minId: '', maxId: '', sum: 0, avg: 0, diff: 0 };
+        minN = n;
+        maxN = n;
+      }
       stats.count++;
       stats.sum += v;
       if (v < stats.min) {
         stats.min = v;
-        stats.minId = id;
+        minN = n;
       }
       if (v > stats.max) {
         stats.max = v;
-        stats.maxId = id;
+        maxN = n;
       }
+    }
+    if (stats) {
+      stats.minId = `Cell${minN}`;
+      stats.maxId = `Cell${maxN}`;
     }
   }
   if (stats) {
@@ -104,7 +140,8 @@ export function cells(input: unknown, unit?: unknown, min?: unknown): CellStats 
     stats.diff = stats.max - stats.min;
   }
   lastCells = input;
-  lastOptions = options;
+  lastUnit = unit;
+  lastMin = min;
   lastStats = stats;
   return stats;
 }

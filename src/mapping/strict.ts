@@ -54,10 +54,15 @@ export const SCALAR = '__scalar';
  * mapping never asked for. The value at the end may itself be an array.
  */
 export function field(root: unknown, ...keys: unknown[]): unknown {
+  return fieldAt(root, keys);
+}
+
+/** `field` with its keys as one array (the fast evaluator calls this with the keys it compiled). */
+export function fieldAt(root: unknown, keys: readonly unknown[]): unknown {
   let cur = root;
-  for (const k of keys) {
+  for (let i = 0; i < keys.length; i++) {
     if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
-    cur = (cur as Record<string, unknown>)[String(k)];
+    cur = (cur as Record<string, unknown>)[String(keys[i])];
     if (cur === undefined) return undefined;
   }
   return cur;
@@ -69,13 +74,18 @@ export function field(root: unknown, ...keys: unknown[]): unknown {
  * being a wrong value rather than a missing one, `??` must not paper over it).
  */
 export function scalar(root: unknown, ...keys: unknown[]): unknown {
+  return scalarAt(root, keys);
+}
+
+/** `scalar` with its keys as one array. */
+export function scalarAt(root: unknown, keys: readonly unknown[]): unknown {
   let cur = root;
-  for (const k of keys.slice(0, -1)) {
+  for (let i = 0; i < keys.length - 1; i++) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[String(k)];
+    cur = (cur as Record<string, unknown>)[String(keys[i])];
     if (Array.isArray(cur)) throw new Error(`${keys.join('.')} is read through an array, not one value`);
   }
-  const v = field(root, ...keys);
+  const v = fieldAt(root, keys);
   if (v !== null && typeof v === 'object')
     throw new Error(`${keys.join('.')} is ${Array.isArray(v) ? 'an array' : 'an object'}, not one value`);
   return v;

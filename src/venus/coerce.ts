@@ -58,6 +58,20 @@ export function coerce(input: unknown, type: DbusType): Coerced {
   return { value: rounded === 0 ? 0 : rounded };
 }
 
+/**
+ * coerce() of a finite number to a numeric type it fits, without building a result: the value
+ * coerce() gives. Undefined whenever coerce() has more to say (text, out of range, a problem).
+ */
+export function coercedNumber(input: unknown, type: DbusType): number | undefined {
+  if (typeof input !== 'number' || !Number.isFinite(input) || type === 's') return undefined;
+  if (type === 'd') return input === 0 ? 0 : input;
+  const rounded = Math.round(input);
+  if (type === 'b' && input !== 0 && input !== 1) return undefined;
+  const range = INTEGER_RANGES[type];
+  if (rounded < range[0] || rounded > range[1]) return undefined;
+  return rounded === 0 ? 0 : rounded;
+}
+
 function coerceString(input: unknown): Coerced {
   if (typeof input === 'string') return input.includes('\0') ? { value: null, problem: 'a string with a NUL character' } : { value: input };
   if (typeof input === 'number')

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import jsonata from 'jsonata';
 import { compileFast, SLOW } from '../../src/mapping/fast.js';
 import { HELPERS } from '../../src/mapping/helpers.js';
+import { rewrite } from '../../src/mapping/compile.js';
 
 const EXPRESSIONS = [
   'Soc',
@@ -133,4 +134,57 @@ test('the shapes mappings use most are compiled to fast functions', () => {
   for (const expr of ['Voltages.*', '$sum(Voltages.*)', 'List[0]', '$string(Soc)', 'Soc in [1, 2]']) {
     assert.equal(compileFast(jsonata(expr).ast()), undefined, `${expr} goes to JSONata`);
   }
+});
+
+/** Expressions as mappings run them: after the strict rewrite ($__present, $__field, $__scalar). */
+const STRICT_ONLY = [
+  '$min([Info.Limit, 100])',
+  '$min([Dc.Voltage, Dc.Power])',
+  '$max([List.a, 1])',
+  '$max([Dc, 1])',
+  '$current(Dc.Power, Dc.Voltage) * 2',
+  '$timeToGo(Dc.Power, Dc.Voltage, Soc, $ttgSoc)',
+  '$roundHalfEven($unit(Dc.Power, "kW"), 2)',
+  '$valid(Soc, 0, 63, 64, 65)',
+  '$valid(Dc.Voltage, 1, 2, 3, 4, 5)',
+  '$cells(Voltages, "mV").minId & "/" & $cells(Voltages).maxId',
+  'Soc > 50 ? Dc.Power : Dc.`0`.Power',
+];
+
+async function strictViaJsonata(expr: string, doc: unknown): Promise<unknown> {
+  const e = jsonata(expr);
+  for (const [name, fn] of Object.entries(HELPERS)) e.registerFunction(name, fn);
+  rewrite(e.ast());
+  try {
+    const v = await e.evaluate(doc, { ttgSoc: 10, path: (p: string) => (p === '/X' ? 7 : undefined) });
+    return JSON.parse(JSON.stringify({ v })).v;
+  } catch {
+    return { error: true };
+  }
+}
+
+test('after the strict rewrite, fast evaluation equals JSONata, errors included', async () => {
+  let answered = 0;
+  const compiledFast = new Set<string>();
+  for (const expr of [...EXPRESSIONS, ...STRICT_ONLY]) {
+    const ast = jsonata(expr).ast();
+    rewrite(ast);
+    const fast = compileFast(ast);
+    if (!fast) continue;
+    compiledFast.add(expr);
+    for (const doc of DOCUMENTS) {
+      const expected = await strictViaJsonata(expr, doc);
+      let got: unknown;
+      try {
+        got = fast({ doc, vars: { ttgSoc: 10 }, path: (p) => (p === '/X' ? 7 : undefined) });
+      } catch {
+        got = { error: true };
+      }
+      if (got === SLOW) continue;
+      answered++;
+      assert.deepEqual(JSON.parse(JSON.stringify({ v: got })).v, expected, `${expr} on ${JSON.stringify(doc)}`);
+    }
+  }
+  assert.ok(answered > 150, `the fast path answered ${answered} cases`);
+  for (const expr of STRICT_ONLY) assert.ok(compiledFast.has(expr), `${expr} compiles to a fast function after the rewrite`);
 });

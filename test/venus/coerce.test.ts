@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { coerce } from '../../src/venus/coerce.js';
+import { coerce, coercedNumber } from '../../src/venus/coerce.js';
+import { DBUS_TYPES } from '../../src/venus/types.js';
 
 test('doubles stay doubles, whatever the JSON literal', () => {
   assert.deepEqual(coerce(23, 'd'), { value: 23 });
@@ -42,4 +43,56 @@ test('strings: numbers become text, structures do not', () => {
   assert.deepEqual(coerce('C3', 's'), { value: 'C3' });
   assert.deepEqual(coerce(15, 's'), { value: '15' });
   assert.equal(coerce({ a: 1 }, 's').value, null);
+});
+
+test('the allocation-free number path gives what coerce() gives, or leaves it to coerce()', () => {
+  const inputs: unknown[] = [
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    1.5,
+    -1.5,
+    2.4999,
+    52.7,
+    255,
+    256,
+    -32768,
+    -32769,
+    65535,
+    65536,
+    2 ** 31,
+    -(2 ** 31) - 1,
+    2 ** 32,
+    Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER + 2,
+    -Number.MAX_SAFE_INTEGER - 2,
+    1e300,
+    NaN,
+    Infinity,
+    -Infinity,
+    '1',
+    '',
+    true,
+    null,
+    undefined,
+    [1],
+    { a: 1 },
+    10n,
+  ];
+  let quick = 0;
+  for (const type of DBUS_TYPES)
+    for (const input of inputs) {
+      const v = coercedNumber(input, type);
+      if (v === undefined) continue;
+      quick++;
+      const full = coerce(input, type);
+      assert.equal(full.problem, undefined, `${String(input)} as ${type}`);
+      assert.ok(Object.is(v, full.value), `${String(input)} as ${type}: ${v} vs ${String(full.value)}`);
+    }
+  assert.ok(quick > 60, `${quick} cases took the quick path`);
+  assert.equal(coercedNumber(300, 'y'), undefined);
+  assert.equal(coercedNumber(2, 'b'), undefined);
+  assert.equal(coercedNumber(1, 's'), undefined);
 });
