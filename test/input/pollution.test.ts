@@ -83,3 +83,23 @@ paths:
   const ev = await new Evaluator(mapping).evaluate(b.document, 0);
   assert.deepEqual(ev.values, [null, null, 0, null]);
 });
+
+test('document objects inherit nothing, even when something has extended Object.prototype', () => {
+  const injected = { MaxChargeCurrent: 300 };
+  Object.defineProperty(Object.prototype, 'Info', { value: injected, enumerable: true, configurable: true, writable: true });
+  try {
+    const b = new DocumentBuilder({ input: { format: 'json', merge: true }, topics: ['bms'] });
+    const r = b.accept('bms', '{"Dc": {"Power": 1, "Voltage": 50, "Cells": [{"a": 1}]}, "Soc": 50}');
+    assert.equal(r.ok, true);
+    const doc = b.document as Record<string, Record<string, unknown>>;
+    for (const node of [doc, doc.Dc!, (doc.Dc!.Cells as Record<string, unknown>[])[0]!]) {
+      assert.equal('Info' in node, false, 'a document object sees an inherited key');
+      assert.equal(Object.getPrototypeOf(Object.getPrototypeOf(node)), null);
+    }
+    assert.deepEqual(Object.keys(doc).sort(), ['Dc', 'Soc']);
+    assert.equal(Object.getPrototypeOf(injected), Object.prototype, 'an inherited object was touched');
+  } finally {
+    delete (Object.prototype as Record<string, unknown>).Info;
+  }
+  assertPrototypeClean();
+});
