@@ -13,7 +13,7 @@ import { lineOf, type YamlDocument } from '../util/yaml-file.js';
 import { validAvailabilityTopic } from '../input/topics.js';
 import { expandPaths, type ExpandedEntry } from './expand.js';
 import { budgetOptions, installBudget, regexProblems } from './budget.js';
-import { compileFast, type FastFn } from './fast.js';
+import { compileFast, fastInputs, type FastFn, type FastInputs } from './fast.js';
 import { HELPERS } from './helpers.js';
 import { makeStrict, PRESENT, singleValueReads } from './strict.js';
 import type { Expressions, InputSpec, MappingFile, PathEntry } from './model.js';
@@ -37,6 +37,8 @@ export interface CompiledExpr {
   line?: number;
   /** Direct JS evaluation, when the expression is simple enough; else only JSONata. */
   fast?: FastFn;
+  /** What `fast` reads, when that is known exactly (see memo.ts). */
+  inputs?: FastInputs;
   /** `$path('/X')` targets, found at compile time. */
   references: Set<string>;
   /**
@@ -361,7 +363,14 @@ function compileExprs(
       };
       // Keep the parsed expression only when the fast path cannot stand in for it.
       let expression: jsonata.Expression | undefined = fast ? undefined : create();
-      out.push({ source, line, fast, references: pathReferences(ast), jsonata: () => (expression ??= create()) });
+      out.push({
+        source,
+        line,
+        fast,
+        inputs: fast ? fastInputs(ast) : undefined,
+        references: pathReferences(ast),
+        jsonata: () => (expression ??= create()),
+      });
     } catch (err) {
       const j = err as { message?: string; position?: number; code?: string };
       const at = j.position !== undefined ? ` at character ${j.position}` : '';

@@ -10,6 +10,7 @@ import { INVALID_TEXT } from '../venus/types.js';
 import { type CompiledExpr, type CompiledMapping, type CompiledPath } from './compile.js';
 import { SLOW, type FastContext } from './fast.js';
 import { resetHelperMemo } from './helpers.js';
+import { PathMemo } from './memo.js';
 
 /** Where a path's value came from in one evaluation. */
 export const enum Origin {
@@ -44,16 +45,21 @@ export class Evaluator {
   private readonly vars: Record<string, unknown>;
   private readonly bindings: Record<string, unknown>;
   private current: PathValue[] = [];
+  /** Per path: its last result and what it read, where that is known exactly (see memo.ts). */
+  private readonly memos: (PathMemo | undefined)[];
 
+  /** `reuse` false: recompute every path every time (the reference the memo is tested against). */
   constructor(
     readonly mapping: CompiledMapping,
     variables: Record<string, unknown> = {},
+    reuse = true,
   ) {
     const n = mapping.paths.length;
     this.values = new Array<PathValue>(n).fill(null);
     this.texts = new Array<string>(n).fill(INVALID_TEXT);
     this.derivedAt = new Array<number>(n).fill(-Infinity);
     this.vars = { ...mapping.variables, ...variables };
+    this.memos = mapping.paths.map((p) => (reuse ? PathMemo.for(p, mapping) : undefined));
     const pathFn = (p: string) => this.readPath(p);
     this.bindings = { ...this.vars, path: pathFn };
   }
@@ -63,6 +69,7 @@ export class Evaluator {
     this.values.fill(null);
     this.texts.fill(INVALID_TEXT);
     this.derivedAt.fill(-Infinity);
+    for (const m of this.memos) m?.forget();
   }
 
   private readPath(p: string): unknown {
@@ -95,13 +102,28 @@ export class Evaluator {
     for (let o = 0; o < order.length; o++) {
       const i = order[o]!;
       const p = paths[i]!;
+      const memo = this.memos[i];
+      if (memo !== undefined && memo.unchanged(doc, values)) {
+        values[i] = memo.value;
+        texts[i] = memo.text;
+        origins[i] = memo.origin;
+        if (memo.problem !== undefined) {
+          problems[i] = memo.problem;
+          problemCount++;
+        }
+        continue;
+      }
       let raw: unknown;
       let origin = Origin.None;
       let problem: string | undefined;
+      let viaJsonata = false;
       try {
         const derived = p.fallback.length > 0 && latest !== undefined;
         raw = derived ? this.first(p.value, latest, latestCtx) : this.first(p.value, doc, ctx);
-        if (raw instanceof Promise) raw = await raw;
+        if (raw instanceof Promise) {
+          viaJsonata = true;
+          raw = await raw;
+        }
         if (raw !== undefined) origin = Origin.Value;
         else if (p.fallback.length) {
           const interval = this.intervalOf(p);
@@ -144,6 +166,10 @@ export class Evaluator {
       values[i] = value;
       origins[i] = origin;
       texts[i] = value === null ? INVALID_TEXT : value === this.values[i] ? this.texts[i]! : formatText(p, value);
+      if (memo !== undefined) {
+        if (viaJsonata) memo.forget();
+        else memo.store(value, texts[i]!, origin, problem);
+      }
     }
 
     const missingRequired = this.mapping.required.filter((i) => values[i] === null).map((i) => paths[i]!.path);

@@ -57,6 +57,79 @@ function node(n: Node | undefined): FastFn | undefined {
   }
 }
 
+/** What a fast-compiled expression reads: document fields (keys from the root) and `$path` targets. */
+export interface FastInputs {
+  fields: string[][];
+  paths: string[];
+}
+
+/**
+ * Everything the fast function compiled from `ast` reads, when that is known statically: field
+ * paths from the root and `$path` targets (variables are fixed for an evaluator's life). Undefined
+ * when the expression reads the document as a whole (`$`, `$$` outside `$__field`) or has a shape
+ * this does not know. It walks the node types node() compiles, the same way: the evaluator
+ * reuses a path's last result while these inputs hold the same values (memo.ts), so a read missed
+ * here would keep a stale value.
+ */
+export function fastInputs(ast: unknown): FastInputs | undefined {
+  const out: FastInputs = { fields: [], paths: [] };
+  return reads(ast as Node, out) ? out : undefined;
+}
+
+function reads(n: Node | undefined, out: FastInputs): boolean {
+  if (!n) return true;
+  switch (n.type) {
+    case 'number':
+    case 'string':
+    case 'value':
+      return true;
+    case 'name':
+      out.fields.push([String(n.value)]);
+      return true;
+    case 'path': {
+      const first = n.steps?.[0];
+      if (!first) return false;
+      if (first.type !== 'name') return reads(first, out); // a head (call, variable) and field steps over its result
+      const keys = names(n.steps!);
+      if (!keys) return false;
+      out.fields.push(keys);
+      return true;
+    }
+    case 'variable': {
+      const name = String(n.value);
+      return name !== '' && name !== '$';
+    }
+    case 'function': {
+      const name = String(n.procedure?.value);
+      const args = n.arguments ?? [];
+      if (name === FIELD || name === SCALAR) {
+        const keys = rootKeys(args);
+        if (keys) {
+          out.fields.push(keys);
+          return true;
+        }
+      }
+      if (name === 'path') {
+        if (args.length !== 1 || args[0]!.type !== 'string') return false;
+        out.paths.push(String(args[0]!.value));
+        return true;
+      }
+      return args.every((a) => reads(a, out));
+    }
+    case 'condition':
+      return reads(n.condition, out) && reads(n.then, out) && reads(n.else, out);
+    case 'binary':
+      return reads(n.lhs, out) && reads(n.rhs, out);
+    case 'unary':
+      if (n.value === '-') return reads(n.expression, out);
+      return n.value === '[' && (n.expressions ?? []).every((e) => reads(e, out));
+    case 'block':
+      return (n.expressions ?? []).every((e) => reads(e, out));
+    default:
+      return false;
+  }
+}
+
 /** True when the node carries nothing beyond `allowed` (keys set to undefined don't count). */
 function onlyKeys(n: Node, allowed: Set<string>): boolean {
   return Object.keys(n).every((k) => allowed.has(k) || n[k] === undefined);
