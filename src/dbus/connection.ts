@@ -22,6 +22,9 @@ interface RawStream {
   readonly writable: boolean;
   readonly destroyed: boolean;
   write(data: Buffer): boolean;
+  /** net.Socket's: writes in between go out together (one writev) on uncork. */
+  cork?(): void;
+  uncork?(): void;
   destroy(): void;
   once(event: 'close', listener: () => void): unknown;
 }
@@ -33,6 +36,11 @@ export interface BusConnection {
   nextSerial(): number;
   /** Send an encoded message; false when the connection is gone. */
   write(data: Buffer): boolean;
+  /**
+   * Run `send`; the messages it writes leave in one socket write, in order (an ItemsChanged and
+   * its PropertiesChanged signals: one system call and one wake-up of dbus-daemon, not one each).
+   */
+  together(send: () => void): void;
   /** A method call to someone else (the bus daemon), bounded by the connection's timeout. */
   call(msg: Message): Promise<Message>;
   /** Register the callback for an unexpected loss of the connection (called at most once). */
@@ -90,6 +98,15 @@ export async function connectBus(address: string, timeoutMs: number): Promise<Bu
       if (closing || lost || !stream.writable) return false;
       stream.write(data);
       return true;
+    },
+    together(send) {
+      if (!stream.cork || !stream.uncork) return send();
+      stream.cork();
+      try {
+        send();
+      } finally {
+        stream.uncork();
+      }
     },
     call: (msg) =>
       withTimeout(

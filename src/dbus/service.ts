@@ -181,16 +181,20 @@ class Service implements BusItemService, DispatchTarget {
 
   /** One ItemsChanged on '/' for the batch; per-path PropertiesChanged too when configured. */
   private emit(changed: readonly Item[]): void {
-    this.sender.signal('/', 'ItemsChanged', 'a{sa{sv}}', (w) => {
-      writeItemsDict(
-        w,
-        changed.map((item) => this.entryOf(item)),
-      );
-    });
-    if (!this.opts.propertiesChanged) return;
-    for (const item of changed) {
-      this.sender.signal(item.path, 'PropertiesChanged', 'a{sv}', (w) => writeItemProps(w, item));
-    }
+    const send = () => {
+      this.sender.signal('/', 'ItemsChanged', 'a{sa{sv}}', (w) => {
+        writeItemsDict(
+          w,
+          changed.map((item) => this.entryOf(item)),
+        );
+      });
+      if (!this.opts.propertiesChanged) return;
+      for (const item of changed) {
+        this.sender.signal(item.path, 'PropertiesChanged', 'a{sv}', (w) => writeItemProps(w, item));
+      }
+    };
+    if (this.opts.propertiesChanged && changed.length) this.conn.together(send);
+    else send();
   }
 }
 
