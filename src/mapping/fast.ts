@@ -168,7 +168,7 @@ function steps(list: Node[]): FastFn | undefined {
 }
 
 /** Field navigation; arrays anywhere mean JSONata's sequence semantics, so hand over. */
-function walk(start: unknown, keys: string[]): unknown {
+export function walk(start: unknown, keys: readonly string[]): unknown {
   let cur = start;
   for (let i = 0; i < keys.length; i++) {
     if (cur === null || typeof cur !== 'object') return undefined;

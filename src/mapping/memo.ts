@@ -11,20 +11,15 @@
  */
 import type { PathValue } from '../venus/types.js';
 import type { CompiledMapping, CompiledPath } from './compile.js';
+import { SLOW, walk } from './fast.js';
 
 /** An input that cannot be compared (an object or array, or read through an array). */
 const UNCOMPARABLE: unique symbol = Symbol('uncomparable');
 
-/** The value at `keys` from the root, as the fast evaluator's field reads resolve it. */
+/** The value at `keys` from the root, as the fast evaluator's field reads resolve it (walk). */
 function inputAt(doc: unknown, keys: readonly string[]): unknown {
-  let cur = doc;
-  for (let i = 0; i < keys.length; i++) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    if (Array.isArray(cur)) return UNCOMPARABLE;
-    cur = (cur as Record<string, unknown>)[keys[i]!];
-    if (cur === undefined) return undefined;
-  }
-  return cur !== null && typeof cur === 'object' ? UNCOMPARABLE : cur;
+  const v = walk(doc, keys);
+  return v === SLOW || (v !== null && typeof v === 'object') ? UNCOMPARABLE : v;
 }
 
 export class PathMemo {
