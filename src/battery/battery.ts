@@ -393,9 +393,12 @@ export class Battery {
     for (const s of delivering) this.freshness.markFresh(s, now);
   }
 
-  private evaluate(now: number): Promise<Evaluation> {
+  private async evaluate(now: number): Promise<Evaluation> {
     const latest = this.mapping.input.merge ? this.documents.latest : undefined;
-    return this.evaluator.evaluate(this.documents.document, now, latest);
+    const ev = await this.evaluator.evaluate(this.documents.document, now, latest, this.documents.changes);
+    // Only once it finished: an evaluation that failed halfway has not seen every change.
+    this.documents.settleChanges();
+    return ev;
   }
 
   private async refresh(): Promise<void> {

@@ -73,6 +73,16 @@ export class DocumentBuilder {
     return this.latestTree;
   }
 
+  /** Top-level document keys changed since settleChanges() (undefined: anything may have); see LeafStore. */
+  get changes(): ReadonlySet<string> | undefined {
+    return this.store.changes;
+  }
+
+  /** An evaluation has read the document as it is now. */
+  settleChanges(): void {
+    this.store.settleChanges();
+  }
+
   /** How many topics the document holds data from. */
   get topicCount(): number {
     return this.store.topicCount;
@@ -190,9 +200,12 @@ export class DocumentBuilder {
       count = this.store.merge(tree, info);
     } else {
       // The payload replaces this topic's previous one; other topics' leaves stay.
+      // Set the new leaves, then remove the previous payload's leaves this one did not deliver
+      // again: a leaf that stays is rewritten in place, never deleted and put back (a key deleted
+      // from and re-added to a prototype-less object is two hash-table updates, and a change).
       const previous = this.owned.get(topic);
-      if (previous) forEachLeaf(previous, (keys) => this.store.removeOwned(keys, topic));
       count = forEachLeaf(tree, (keys, v) => this.store.set(keys, v, info));
+      if (previous) forEachLeaf(previous, (keys) => this.store.removeOwned(keys, topic, info));
       this.ownedUndo?.push([topic, previous]);
       if (count) this.owned.set(topic, tree);
       else this.owned.delete(topic);

@@ -28,20 +28,23 @@ class UndoLog {
   private keys: string[] = [];
   private olds: unknown[] = [];
   private flags: number[] = [];
+  /** The document's top-level key each change is under (see LeafStore.changes). */
+  private roots: string[] = [];
   private length = 0;
 
-  push(obj: Tree, key: string, had: boolean, old: unknown, isInfo: boolean): void {
+  push(obj: Tree, key: string, had: boolean, old: unknown, isInfo: boolean, root: string): void {
     const i = this.length++;
     this.objs[i] = obj;
     this.keys[i] = key;
+    this.roots[i] = root;
     this.olds[i] = old;
     this.flags[i] = (had ? 1 : 0) | (isInfo ? 2 : 0);
   }
 
   /** Every record, newest first; then the log is empty. */
-  unwind(fn: (obj: Tree, key: string, had: boolean, old: unknown, isInfo: boolean) => void): void {
+  unwind(fn: (obj: Tree, key: string, had: boolean, old: unknown, isInfo: boolean, root: string) => void): void {
     for (let i = this.length - 1; i >= 0; i--)
-      fn(this.objs[i]!, this.keys[i]!, (this.flags[i]! & 1) !== 0, this.olds[i], (this.flags[i]! & 2) !== 0);
+      fn(this.objs[i]!, this.keys[i]!, (this.flags[i]! & 1) !== 0, this.olds[i], (this.flags[i]! & 2) !== 0, this.roots[i]!);
     this.clear();
   }
 
@@ -52,6 +55,7 @@ class UndoLog {
       this.keys = [];
       this.olds = [];
       this.flags = [];
+      this.roots = [];
     } else {
       for (let i = 0; i < this.length; i++) {
         this.objs[i] = undefined;
@@ -64,6 +68,8 @@ class UndoLog {
 
 /** Undo capacity kept between transactions (records). */
 const MAX_KEPT_UNDO = 4096;
+/** Changed top-level keys listed one by one; beyond this, `changes` says "anything". */
+const MAX_LISTED_CHANGES = 256;
 
 /** A leaf one topic delivered is being overwritten by another topic's message. */
 export type CollisionHandler = (keys: readonly string[], previous: string, topic: string) => void;
@@ -82,9 +88,39 @@ export class LeafStore {
   private nextExpiry = Infinity;
   /** Leaves per topic: how many topics the document holds, without walking it. */
   private readonly perTopic = new Map<string, number>();
+  /** Top-level keys under which the document changed since settleChanges(); see `changes`. */
+  private readonly changedRoots = new Set<string>();
+  private changedAll = true;
 
   get document(): Tree {
     return this.doc;
+  }
+
+  /**
+   * The top-level keys under which a value was written, removed or restored (rollback, expiry)
+   * since settleChanges(); undefined: anything may have changed (the start, after clear(), or too
+   * many keys to list). An evaluator need not re-read inputs under keys that are not listed.
+   */
+  get changes(): ReadonlySet<string> | undefined {
+    return this.changedAll ? undefined : this.changedRoots;
+  }
+
+  /** Everything the last evaluation read is now known to it: start listing changes afresh. */
+  settleChanges(): void {
+    this.changedRoots.clear();
+    this.changedAll = false;
+  }
+
+  private touch(root: string): void {
+    if (this.changedAll) return;
+    this.changedRoots.add(root);
+    // A hostile payload may bring thousands of keys: past a bound, say "anything" instead.
+    if (this.changedRoots.size > MAX_LISTED_CHANGES) this.everythingChanged();
+  }
+
+  private everythingChanged(): void {
+    this.changedAll = true;
+    this.changedRoots.clear();
   }
 
   get topicCount(): number {
@@ -108,7 +144,7 @@ export class LeafStore {
   rollback(): void {
     if (!this.recording) return;
     this.recording = false;
-    this.undo.unwind((obj, key, had, old, isInfo) => this.write(obj, key, had, old, isInfo));
+    this.undo.unwind((obj, key, had, old, isInfo, root) => this.write(obj, key, had, old, isInfo, root));
   }
 
   /** Set the leaf at `keys`, replacing whatever was there (a leaf or a whole branch). */
@@ -121,8 +157,8 @@ export class LeafStore {
       const held = info[k];
       if (held instanceof LeafInfo && held.topic !== leaf.topic) this.onCollision?.(keys.slice(0, i + 1), held.topic, leaf.topic);
       if (!isTree(doc[k]) || !isTree(info[k]) || info[k] instanceof LeafInfo) {
-        this.put(doc, k, blank());
-        this.put(info, k, blank(), true, true);
+        this.put(doc, k, blank(), true, false, keys[0]!);
+        this.put(info, k, blank(), true, true, keys[0]!);
       }
       doc = doc[k] as Tree;
       info = info[k] as Tree;
@@ -139,8 +175,8 @@ export class LeafStore {
             : undefined;
       if (other !== undefined) this.onCollision(keys, other, leaf.topic);
     }
-    this.put(doc, keys[last]!, value);
-    this.put(info, keys[last]!, leaf, true, true);
+    this.put(doc, keys[last]!, value, true, false, keys[0]!);
+    this.put(info, keys[last]!, leaf, true, true, keys[0]!);
     if (leaf.expiresAt < this.nextExpiry) this.nextExpiry = leaf.expiresAt;
   }
 
@@ -160,30 +196,34 @@ export class LeafStore {
     for (const k in tree) {
       const v = tree[k];
       const held = info[k];
+      const root = path.length ? path[0]! : k;
       if (this.onCollision && held instanceof LeafInfo && held.topic !== leaf.topic) this.onCollision([...path, k], held.topic, leaf.topic);
       if (isTree(v)) {
         if (!isTree(doc[k]) || !isTree(info[k]) || info[k] instanceof LeafInfo) {
-          this.put(doc, k, blank());
-          this.put(info, k, blank(), true, true);
+          this.put(doc, k, blank(), true, false, root);
+          this.put(info, k, blank(), true, true, root);
         }
         path.push(k);
         count += this.mergeInto(doc[k] as Tree, info[k] as Tree, v, leaf, path);
         path.pop();
+      } else if (held instanceof LeafInfo && held.topic === leaf.topic) {
+        this.refresh(doc, info, k, v, held, leaf, root);
+        count++;
       } else {
-        if (this.onCollision && isTree(held)) {
+        if (this.onCollision && isTree(held) && !(held instanceof LeafInfo)) {
           const other = otherTopic(held, leaf.topic);
           if (other !== undefined) this.onCollision([...path, k], other, leaf.topic);
         }
-        this.put(doc, k, v);
-        this.put(info, k, leaf, true, true);
+        this.put(doc, k, v, true, false, root);
+        this.put(info, k, leaf, true, true, root);
         count++;
       }
     }
     return count;
   }
 
-  /** Remove the leaf at `keys` if `topic` delivered it; empty branches go with it. */
-  removeOwned(keys: readonly string[], topic: string): void {
+  /** Remove the leaf at `keys` if `topic` delivered it (unless with `keep`); empty branches go with it. */
+  removeOwned(keys: readonly string[], topic: string, keep?: LeafInfo): void {
     const docs: Tree[] = [this.doc];
     const infos: Tree[] = [this.info];
     for (let i = 0; i < keys.length - 1; i++) {
@@ -195,10 +235,10 @@ export class LeafStore {
     }
     const lastKey = keys[keys.length - 1]!;
     const leaf = infos[infos.length - 1]![lastKey];
-    if (!(leaf instanceof LeafInfo) || leaf.topic !== topic) return;
+    if (!(leaf instanceof LeafInfo) || leaf.topic !== topic || leaf === keep) return;
     for (let i = keys.length - 1; i >= 0; i--) {
-      this.put(docs[i]!, keys[i]!, undefined, false);
-      this.put(infos[i]!, keys[i]!, undefined, false, true);
+      this.put(docs[i]!, keys[i]!, undefined, false, false, keys[0]!);
+      this.put(infos[i]!, keys[i]!, undefined, false, true, keys[0]!);
       if (i > 0 && Object.keys(infos[i]!).length > 0) break;
     }
   }
@@ -227,25 +267,26 @@ export class LeafStore {
   private dropWhere(drop: (leaf: LeafInfo) => boolean): { dropped: boolean; next: number } {
     let next = Infinity;
     let dropped = false;
-    const walk = (doc: Tree, info: Tree): void => {
+    const walk = (doc: Tree, info: Tree, under: string | undefined): void => {
       for (const k of Object.keys(info)) {
         const f = info[k];
+        const root = under ?? k;
         if (f instanceof LeafInfo) {
           if (drop(f)) {
-            this.put(doc, k, undefined, false);
-            this.put(info, k, undefined, false, true);
+            this.put(doc, k, undefined, false, false, root);
+            this.put(info, k, undefined, false, true, root);
             dropped = true;
           } else if (f.expiresAt < next) next = f.expiresAt;
         } else if (isTree(f)) {
-          walk(doc[k] as Tree, f);
+          walk(doc[k] as Tree, f, root);
           if (Object.keys(f).length === 0) {
-            this.put(doc, k, undefined, false);
-            this.put(info, k, undefined, false, true);
+            this.put(doc, k, undefined, false, false, root);
+            this.put(info, k, undefined, false, true, root);
           }
         }
       }
     };
-    walk(this.doc, this.info);
+    walk(this.doc, this.info, undefined);
     return { dropped, next };
   }
 
@@ -257,18 +298,38 @@ export class LeafStore {
     this.recording = false;
     this.nextExpiry = Infinity;
     this.perTopic.clear();
+    this.everythingChanged();
   }
 
   /** The one place `doc` and `info` change: records undo and keeps the per-topic counts. */
-  private put(obj: Tree, key: string, value: unknown, present = true, isInfo = false): void {
+  private put(obj: Tree, key: string, value: unknown, present: boolean, isInfo: boolean, root: string): void {
     const had = key in obj;
     const old = obj[key];
     if (had === present && old === value) return;
-    if (this.recording) this.undo.push(obj, key, had, old, isInfo);
-    this.write(obj, key, present, value, isInfo);
+    if (this.recording) this.undo.push(obj, key, had, old, isInfo, root);
+    this.write(obj, key, present, value, isInfo, root);
   }
 
-  private write(obj: Tree, key: string, present: boolean, value: unknown, isInfo: boolean): void {
+  /**
+   * put() for the common case, a topic delivering its own leaf again: `held` is its LeafInfo, so
+   * the document has the key and the per-topic counts stay. Each lookup on these prototype-less
+   * (dictionary) objects is a hash probe; this does three per leaf where two put() calls do seven.
+   */
+  private refresh(doc: Tree, info: Tree, key: string, value: unknown, held: LeafInfo, leaf: LeafInfo, root: string): void {
+    const old = doc[key];
+    if (old !== value) {
+      if (this.recording) this.undo.push(doc, key, true, old, false, root);
+      doc[key] = value;
+      this.touch(root);
+    }
+    if (held !== leaf) {
+      if (this.recording) this.undo.push(info, key, true, held, true, root);
+      info[key] = leaf;
+    }
+  }
+
+  private write(obj: Tree, key: string, present: boolean, value: unknown, isInfo: boolean, root: string): void {
+    if (!isInfo) this.touch(root);
     const old = obj[key];
     // The common case, a topic refreshing its own leaf, leaves the counts as they are.
     const same = present && old instanceof LeafInfo && value instanceof LeafInfo && old.topic === value.topic;

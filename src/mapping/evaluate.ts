@@ -85,7 +85,12 @@ export class Evaluator {
    * in the seed driver, a derived field is recomputed whenever the newest message lacks it, so it
    * never lags behind the inputs it is derived from (a held Dc.Current beside a new Power).
    */
-  async evaluate(doc: unknown, now = Date.now(), latest?: unknown): Promise<Evaluation> {
+  /**
+   * `changes`: the top-level keys of `doc` written since the previous evaluate() of this evaluator
+   * (the input store keeps them; see LeafStore.changes); paths reading only other keys are reused
+   * without reading `doc`. Undefined: compare every input.
+   */
+  async evaluate(doc: unknown, now = Date.now(), latest?: unknown, changes?: ReadonlySet<string>): Promise<Evaluation> {
     resetHelperMemo();
     const { paths, order } = this.mapping;
     const n = paths.length;
@@ -103,7 +108,7 @@ export class Evaluator {
       const i = order[o]!;
       const p = paths[i]!;
       const memo = this.memos[i];
-      if (memo !== undefined && memo.unchanged(doc, values)) {
+      if (memo !== undefined && ((changes !== undefined && memo.untouched(changes, values)) || memo.unchanged(doc, values))) {
         values[i] = memo.value;
         texts[i] = memo.text;
         origins[i] = memo.origin;

@@ -31,6 +31,9 @@ export class PathMemo {
   origin = 0;
   problem: string | undefined;
 
+  /** The document's top-level keys the fields are under; undefined when one reads the root itself. */
+  private readonly roots: readonly string[] | undefined;
+
   private constructor(
     private readonly fields: readonly (readonly string[])[],
     /** Indexes of the `$path` targets (evaluated before this path). */
@@ -38,6 +41,7 @@ export class PathMemo {
   ) {
     this.inputs = new Array<unknown>(fields.length + paths.length);
     this.scratch = new Array<unknown>(fields.length + paths.length);
+    this.roots = fields.some((f) => f.length === 0) ? undefined : [...new Set(fields.map((f) => f[0]!))];
   }
 
   /** A memo for `p`, or undefined when what it reads is not known exactly. */
@@ -79,6 +83,21 @@ export class PathMemo {
       if (same && !Object.is(v, inputs[k])) same = false;
     }
     return same;
+  }
+
+  /**
+   * Like unchanged(), without reading the document: true when a result is kept, nothing under its
+   * fields' top-level keys is in `changes` (what the document's store says changed since the
+   * evaluation that kept it), and the `$path` values it read are the same.
+   */
+  untouched(changes: ReadonlySet<string>, current: readonly PathValue[]): boolean {
+    const roots = this.roots;
+    if (!this.valid || roots === undefined) return false;
+    for (let r = 0; r < roots.length; r++) if (changes.has(roots[r]!)) return false;
+    const inputs = this.inputs;
+    const base = this.fields.length;
+    for (let j = 0; j < this.paths.length; j++) if (!Object.is(current[this.paths[j]!], inputs[base + j])) return false;
+    return true;
   }
 
   /** Keep the result computed from the inputs unchanged() just read. */

@@ -231,7 +231,10 @@ async function measureCase(c: Case, ctx: Context): Promise<Record<string, unknow
     const m = c.messages[k % VARIANTS]!;
     const r = builder.accept(m.topic, m.payload);
     if (!r.ok) throw new Error(r.reason);
-    return frameOf(c.mapping, await ev2.evaluate(builder.document));
+    // As a battery does: the store says which top-level keys changed since the last evaluation.
+    const e = await ev2.evaluate(builder.document, Date.now(), undefined, builder.changes);
+    builder.settleChanges();
+    return frameOf(c.mapping, e);
   };
   const fl2 = c.floor();
   const state = { doc: undefined as unknown };

@@ -108,6 +108,27 @@ test('a transaction rolled back leaves no trace: a dropped message never feeds a
   assert.deepEqual(doc(r), { A: 5, B: 3 }, 'and is replaced normally afterwards');
 });
 
+test('a rolled-back message that re-delivers a topic own leaves restores their values and their expiry', () => {
+  const b = new DocumentBuilder({ input: { merge: true }, topics: ['bms'] });
+  b.accept('bms', '{"Dc": {"Voltage": 50, "Power": 1}, "Soc": 9}', 5_000);
+  b.begin();
+  b.accept('bms', '{"Dc": {"Voltage": 51, "Power": 1}, "Soc": 9}', 9_000);
+  assert.deepEqual(doc(b), { Dc: { Voltage: 51, Power: 1 }, Soc: 9 });
+  b.rollback();
+  assert.deepEqual(doc(b), { Dc: { Voltage: 50, Power: 1 }, Soc: 9 }, 'the changed value is back');
+  assert.equal(b.expire(5_000), true, 'the rolled-back message kept nothing fresh, not even its unchanged values');
+  assert.deepEqual(doc(b), {});
+
+  b.accept('bms', '{"Dc": {"Voltage": 50, "Power": 1}, "Soc": 9}', 5_000);
+  b.begin();
+  b.accept('bms', '{"Dc": {"Voltage": 52}}', 9_000);
+  b.commit();
+  assert.equal(b.expire(5_000), true);
+  assert.deepEqual(doc(b), { Dc: { Voltage: 52 } }, 'a committed refresh keeps only what it delivered fresh');
+  assert.equal(b.expire(9_000), true);
+  assert.deepEqual(doc(b), {});
+});
+
 test('a battery keeps data from a bounded number of topics', () => {
   const b = new DocumentBuilder({ input: { format: 'tree' }, topics: ['bms/#'], maxTopics: 3 });
   for (const t of ['a', 'b', 'c']) assert.equal(b.accept(`bms/${t}`, '1').ok, true);

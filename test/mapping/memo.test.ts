@@ -160,3 +160,103 @@ test('a path that reads another through $path is recomputed when that one change
     assert.deepEqual(comparable(await reusing.evaluate(doc, 1000 * i)), want, `step ${i}: ${key} = ${String(value)}`);
   }
 });
+
+/** A payload changed a little: JSON objects get a few slots mutated, plain values another value. */
+function mutatePayload(payload: string, rnd: () => number): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    return rnd() < 0.5 ? payload : 'x';
+  }
+  if (parsed === null || typeof parsed !== 'object') {
+    const r = rnd();
+    if (typeof parsed === 'number' && r < 0.6) return String(parsed + (rnd() < 0.5 ? 0.5 : -1));
+    return r < 0.8 ? payload : r < 0.9 ? 'null' : '';
+  }
+  const all = slots(parsed);
+  const n = rnd() < 0.3 ? 0 : 1 + Math.floor(rnd() * 4);
+  for (let j = 0; j < n && all.length; j++) {
+    const [parent, key] = all[Math.floor(rnd() * all.length)]!;
+    const p = parent as Record<string | number, unknown>;
+    const old = p[key];
+    const r = rnd();
+    if (r < 0.45 && typeof old === 'number') p[key] = old + (rnd() < 0.5 ? 0.1 : -1);
+    else if (r < 0.6 && !Array.isArray(parent)) delete p[key];
+    else if (r < 0.7) p[key] = String(old);
+    else if (r < 0.78) p[key] = null;
+    else if (r < 0.86) p[key] = { state: typeof old === 'number' ? old : 1 };
+    else if (r < 0.92) p[key] = [1, 2, old];
+  }
+  return JSON.stringify(parsed);
+}
+
+for (const c of CASES) {
+  test(`${c.mapping}: reusing what the input store says did not change gives what recomputing gives, through transactions, rollbacks and expiry`, async () => {
+    const mapping = loadMapping(mappingFile(c.mapping));
+    const builder = new DocumentBuilder({ input: mapping.input, topics: c.topics, packOf: c.packs ? (t) => c.packs![t] : undefined });
+    const text = readFileSync(c.capture, 'utf8');
+    const messages = (captureMessages(text) ?? [{ topic: c.topic!, payload: text }]).filter((m) =>
+      c.topics.some((f) => topicMatches(f, m.topic)),
+    );
+    const reusing = new Evaluator(mapping);
+    const reference = new Evaluator(mapping, {}, false);
+    const rnd = mulberry32(c.mapping.length * 104729);
+    let now = 1_000_000;
+    let listed = 0;
+    for (const m of messages) builder.accept(m.topic, m.payload, now + 10_000);
+    for (let step = 0; step < 300; step++) {
+      now += rnd() < 0.1 ? 8_000 : 1000;
+      builder.expire(now);
+      if (rnd() < 0.03) {
+        builder.clear(); // the battery went stale
+        reusing.reset();
+        reference.reset();
+      }
+      builder.begin();
+      const n = rnd() < 0.1 ? messages.length : 1 + Math.floor(rnd() * 3);
+      for (let j = 0; j < n; j++) {
+        const m = n === messages.length ? messages[j]! : messages[Math.floor(rnd() * messages.length)]!;
+        builder.accept(m.topic, mutatePayload(m.payload, rnd), now + (rnd() < 0.5 ? 5_000 : 20_000));
+      }
+      const latest = mapping.input.merge ? builder.latest : undefined;
+      const changes = builder.changes;
+      if (changes !== undefined) listed++;
+      const want = comparable(await reference.evaluate(builder.document, now, latest));
+      const got = comparable(await reusing.evaluate(builder.document, now, latest, changes));
+      builder.settleChanges();
+      assert.deepEqual(got, want, `${c.mapping}, step ${step}`);
+      if (want.missingRequired.length || rnd() < 0.25) builder.rollback();
+      else builder.commit();
+    }
+    assert.ok(listed > 200, `the store listed its changes in only ${listed} of 300 steps`);
+  });
+}
+
+test('the store lists the top-level keys a message, a rollback, an expiry changed, and says "anything" after clear()', () => {
+  const b = new DocumentBuilder({ input: { merge: true }, topics: ['bms'] });
+  assert.equal(b.changes, undefined, 'nothing evaluated yet');
+  b.accept('bms', '{"Dc": {"Voltage": 50, "Power": 1}, "Soc": 9, "Info": {"MaxChargeVoltage": 55}}', 5_000);
+  b.settleChanges();
+  assert.deepEqual([...b.changes!], []);
+  b.begin();
+  b.accept('bms', '{"Dc": {"Voltage": 51, "Power": 1}, "Soc": 9, "Info": {"MaxChargeVoltage": 55}}', 9_000);
+  assert.deepEqual([...b.changes!], ['Dc'], 'only the key whose value changed; refreshed expiries are not changes');
+  b.settleChanges();
+  b.rollback();
+  assert.deepEqual([...b.changes!], ['Dc'], 'a rollback puts the old value back: a change');
+  b.settleChanges();
+  b.accept('bms', '{"Soc": 10}', 7_000);
+  assert.deepEqual([...b.changes!], ['Soc']);
+  b.settleChanges();
+  b.expire(5_000);
+  assert.deepEqual([...b.changes!].sort(), ['Dc', 'Info'], 'expired leaves are changes');
+  b.settleChanges();
+  b.clear();
+  assert.equal(b.changes, undefined);
+  b.settleChanges();
+  const many: Record<string, number> = {};
+  for (let i = 0; i < 300; i++) many[`k${i}`] = i;
+  b.accept('bms', JSON.stringify(many));
+  assert.equal(b.changes, undefined, 'past a bound: "anything", not an ever-growing list');
+});
