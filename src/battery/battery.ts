@@ -67,13 +67,6 @@ const TICK_MS = 1000;
 const MAX_COLLISIONS = 10;
 /** How often the log gets a one-line summary of the counters (in ticks). */
 const SUMMARY_TICKS = 600;
-/**
- * Diagnostics (/Vbat/*) are brought up to date on the tick after they change, but signalled only
- * with data changes, state changes, after a rejected message, and every this many ticks: counters
- * signalled every second would make an ItemsChanged every second for a battery whose data does not
- * change, which dbus-flashmq parses and forwards to MQTT and VRM.
- */
-const DIAGNOSTICS_SIGNAL_TICKS = 60;
 
 /** Which service paths go with a publish: none (a message), the tick's refresh, or a state change. */
 type ServiceUpdate = 'none' | 'tick' | 'state';
@@ -485,14 +478,17 @@ export class Battery {
 
   /**
    * Apply data changes in one update. The service paths (identity, diagnostics) are evaluated only
-   * at state changes and on the tick after they changed, never per message; see
-   * DIAGNOSTICS_SIGNAL_TICKS for when they are signalled.
+   * at state changes and on the tick after they changed, never per message. Diagnostics (/Vbat/*)
+   * are signalled only with data changes, state changes and after a refused message: a counter
+   * signalled on a timer is an ItemsChanged that dbus-flashmq parses and forwards to MQTT and VRM
+   * for a battery whose data does not change (issue 13: no signal then). A client that reads them
+   * (GetValue, GetItems) gets them as of the last tick.
    */
   private async publish(data: Frame, service: ServiceUpdate): Promise<void> {
     const sink = this.sink;
     if (!sink) return;
     if (service === 'none') return sink.apply(data);
-    const signal = service === 'state' || this.rejectedUnsignalled || this.ticks % DIAGNOSTICS_SIGNAL_TICKS === 0;
+    const signal = service === 'state' || this.rejectedUnsignalled;
     if (service === 'state' || this.diagChanged) {
       this.diagChanged = false;
       this.diag.lastMessageTime = this.lastValid === -Infinity ? undefined : Math.floor(this.lastValid / 1000);

@@ -31,23 +31,47 @@ export interface Identity {
   customName: string;
 }
 
+/** The parts of a battery's service document that never change, built once (a tick builds the document). */
+interface FixedParts {
+  mapping: CompiledMapping;
+  processVersion: string;
+  connection: string;
+  serial: string;
+}
+const fixedParts = new WeakMap<BatteryConfig, FixedParts>();
+
+function fixedPartsOf(cfg: BatteryConfig, mapping: CompiledMapping): FixedParts {
+  let f = fixedParts.get(cfg);
+  if (f?.mapping !== mapping) {
+    f = {
+      mapping,
+      processVersion: `${VERSION} on Node.js ${process.versions.node}`,
+      connection: `MQTT ${cfg.sources.map((s) => s.topic).join(', ')}`,
+      serial: `vbat-${hostname()}-${cfg.name}`,
+    };
+    fixedParts.set(cfg, f);
+  }
+  return f;
+}
+
 export function serviceDocument(
   cfg: BatteryConfig,
   mapping: CompiledMapping,
   identity: Identity,
   diag: Diagnostics,
 ): Record<string, unknown> {
+  const fixed = fixedPartsOf(cfg, mapping);
   return {
     processName: 'vbat',
-    processVersion: `${VERSION} on Node.js ${process.versions.node}`,
-    connection: `MQTT ${cfg.sources.map((s) => s.topic).join(', ')}`,
+    processVersion: fixed.processVersion,
+    connection: fixed.connection,
     deviceInstance: identity.instance,
     productId: cfg.productId,
     productName: cfg.productName,
     customName: identity.customName,
     firmwareVersion: VERSION,
     hardwareVersion: mapping.name,
-    serial: `vbat-${hostname()}-${cfg.name}`,
+    serial: fixed.serial,
     connected: diag.connected ? 1 : 0,
     lastMessageTime: diag.lastMessageTime,
     accepted: diag.accepted,

@@ -53,6 +53,22 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/**
+ * CPU ms so far of a process's main thread (its tid is its pid) and of all its other threads
+ * together (V8's compiler and GC helpers, libuv's pool): the others going quiet says V8 has
+ * finished compiling the hot code.
+ */
+export function threadCpuMs(pid: number): { main: number; others: number } {
+  const total = cpuMs(pid);
+  let main: number;
+  try {
+    main = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    main = total;
+  }
+  return { main, others: Math.max(0, total - main) };
+}
+
 export interface Memory {
   /** Resident set size now, MB. */
   rssMb: number;
