@@ -63,6 +63,12 @@ export interface BatteryOptions {
 /** At most this many messages wait while one batch is processed; older ones are dropped. */
 const MAX_PENDING = 10_000;
 const TICK_MS = 1000;
+/**
+ * A tree source's batch gathers messages for this long: an ESPHome reading's topics arrive in a
+ * burst over a few socket reads, and are worth one evaluation and one D-Bus update, not one per
+ * read (measured: 88 topics came in 2 reads; over Wi-Fi, more). Far below any freshness timeout.
+ */
+const TREE_SETTLE_MS = 20;
 /** Distinct colliding keys reported per battery. */
 const MAX_COLLISIONS = 10;
 /** How often the log gets a one-line summary of the counters (in ticks). */
@@ -157,6 +163,7 @@ export class Battery {
       onOverflow: () => this.log.warnLimited('overload', `overloaded: more than ${MAX_PENDING} messages waiting, dropping the oldest`),
       onError: (err) =>
         this.log.warnLimited('internal', `internal error while processing messages: ${(err as Error).stack ?? String(err)}`),
+      settleMs: mapping.input.format === 'tree' ? TREE_SETTLE_MS : 0,
       schedule: opts.schedule,
     });
   }

@@ -3,6 +3,10 @@
  * once (setImmediate), one batch at a time. When messages replace the document (json without
  * merge) only the newest per topic matters, so a burst collapses to its last value per topic —
  * the last value is never lost. Bounded: past `max` waiting messages the oldest are dropped.
+ *
+ * With `settleMs`, a batch waits that long after its first message: a source that sends one value
+ * per topic (ESPHome: ~80 topics per BMS reading, in a burst) is then mapped and put on D-Bus once
+ * per reading instead of once per socket read the burst happens to arrive in.
  */
 export interface Queued {
   topic: string;
@@ -16,6 +20,9 @@ export interface QueueOptions<M extends Queued> {
   onOverflow: () => void;
   /** A batch's handler threw: reported, and the queue goes on with the next. */
   onError: (err: unknown) => void;
+  /** How long a batch gathers messages after its first (0: only those of the same socket read). */
+  settleMs?: number;
+  /** Runs a drain later (fakes in tests); by default setImmediate, or a settleMs timer. */
   schedule?: (fn: () => void) => void;
 }
 
@@ -27,7 +34,8 @@ export class MessageQueue<M extends Queued> {
   private readonly schedule: (fn: () => void) => void;
 
   constructor(private readonly opts: QueueOptions<M>) {
-    this.schedule = opts.schedule ?? setImmediate;
+    const settle = opts.settleMs ?? 0;
+    this.schedule = opts.schedule ?? (settle > 0 ? (fn) => void setTimeout(fn, settle) : setImmediate);
   }
 
   push(m: M): void {

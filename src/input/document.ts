@@ -48,6 +48,8 @@ export class DocumentBuilder {
   private readonly owned = new Map<string, Tree>();
   /** Undo for `owned` within a transaction. */
   private ownedUndo?: [string, Tree | undefined][];
+  /** tree: each topic's document keys (see leafKeysOf). */
+  private readonly leafKeys = new Map<string, readonly string[]>();
   private latestTree: Tree = blank();
   /** `aliased`: latestTree is a message's own payload, which `owned` may hold too. */
   private latestState: 'empty' | 'aliased' | 'own' = 'empty';
@@ -229,13 +231,8 @@ export class DocumentBuilder {
   }
 
   private acceptLeaf(topic: string, text: string, expiresAt: number, vanish: boolean): Accepted {
-    const filter = this.opts.topics.find((f) => topicMatches(f, topic));
-    const levels = filter ? documentKeys(filter, topic) : topic.split('/');
-    if (levels.length === 0 || levels.some((k) => k === '')) return refuse('topic', `topic ${topic} gives no document key`);
-    const pack = this.opts.packOf?.(topic);
-    const keys = pack === undefined ? levels : ['packs', pack, ...levels];
-    const bad = keys.find(isForbiddenKey);
-    if (bad !== undefined) return refuse('topic', `topic ${topic}: level "${bad}" is not allowed`);
+    const keys = this.leafKeysOf(topic);
+    if (typeof keys === 'string') return refuse('topic', keys);
     if (vanish && text.trim() === '') return this.vanishLeaf(keys, topic);
     let value: unknown;
     try {
@@ -251,7 +248,28 @@ export class DocumentBuilder {
     return { ok: true, doc: this.store.document, leaves: 1 };
   }
 
-  private vanishLeaf(keys: string[], topic: string): Accepted {
+  /**
+   * The document keys of a topic's leaf, or why the topic gives none. Remembered per topic, since
+   * a tree source re-sends the same topics on every update (splitting each against every filter
+   * was a tenth of the input stage's time); only keys are kept, never a refusal, and the memory
+   * is bounded: a publisher inventing topics without end only empties it now and then.
+   */
+  private leafKeysOf(topic: string): readonly string[] | string {
+    const known = this.leafKeys.get(topic);
+    if (known !== undefined) return known;
+    const filter = this.opts.topics.find((f) => topicMatches(f, topic));
+    const levels = filter ? documentKeys(filter, topic) : topic.split('/');
+    if (levels.length === 0 || levels.some((k) => k === '')) return `topic ${topic} gives no document key`;
+    const pack = this.opts.packOf?.(topic);
+    const keys = pack === undefined ? levels : ['packs', pack, ...levels];
+    const bad = keys.find(isForbiddenKey);
+    if (bad !== undefined) return `topic ${topic}: level "${bad}" is not allowed`;
+    if (this.leafKeys.size >= 2 * this.maxTopics) this.leafKeys.clear();
+    this.leafKeys.set(topic, keys);
+    return keys;
+  }
+
+  private vanishLeaf(keys: readonly string[], topic: string): Accepted {
     this.store.removeOwned(keys, topic);
     this.latestTree = stillHeld(this.latestTree, this.store.document);
     this.latestState = 'own';
@@ -331,15 +349,30 @@ function setPlain(tree: Tree, keys: readonly string[], value: unknown): void {
   node[keys[keys.length - 1]!] = value;
 }
 
-/** A plain-value payload: JSON when it parses ("52.70", "true", "{...}"), else the text ("ON"). */
+/**
+ * A plain-value payload: JSON when it parses ("52.70", "true", "{...}"), else the text ("ON").
+ * Text that cannot start a JSON value is never handed to JSON.parse: a failed parse builds a
+ * SyntaxError with its stack and message, about 20 µs each, and ESPHome's switches, states and
+ * "nan" readings are such text on every update (16 of the JK capture's 88 topics).
+ */
 export function parseLeaf(text: string): unknown {
   const t = text.trim();
   if (t === '') return undefined;
+  if (!mayBeJson(t)) return text;
   try {
     return JSON.parse(t);
   } catch {
     return text;
   }
+}
+
+/** Whether JSON.parse could accept `t` (trimmed, not empty): only these start a JSON value. */
+function mayBeJson(t: string): boolean {
+  const c = t.charCodeAt(0);
+  if (c === 0x74 /* t */) return t === 'true';
+  if (c === 0x66 /* f */) return t === 'false';
+  if (c === 0x6e /* n */) return t === 'null';
+  return c === 0x7b /* { */ || c === 0x5b /* [ */ || c === 0x22 /* " */ || c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39);
 }
 
 /** Strip a {"<key>": X} wrapper; X holding JSON text is parsed (dbus-serialbattery's JsonData). */

@@ -101,6 +101,38 @@ describe('sources end to end', { concurrency: false }, () => {
     await d.stop();
   });
 
+  test('ESPHome: a reading whose topics arrive in several socket reads is one D-Bus update', async () => {
+    const capture = JSON.parse(readFileSync(fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'), 'utf8')) as Record<string, string>;
+    const d = w.vbat(['--broker', w.broker.url, '--topic', 'jk-burst/#', '--mapping', 'mappings/esphome-jk-bms.yaml', '--name', 'burst']);
+    await d.waitLog(/subscribed to jk-burst\/#/);
+    const topics = Object.entries(capture).filter(([t]) => t !== 'jk-bms/status');
+    for (const [topic, payload] of topics) await w.publish(topic.replace(/^jk-bms\//, 'jk-burst/'), payload);
+    await w.until(SVC('burst'), (i) => i['/Connected']!.value === 1, 'connected from the whole capture');
+    await sleep(300);
+    const owner = (await w.nameOwner(SVC('burst')))!;
+    const since = signals.signals.length;
+    // The next reading, every number moved, in 6 groups 2 ms apart: 6 socket reads at least.
+    const pub = await w.publisher();
+    const groups = 6;
+    for (let g = 0; g < groups; g++) {
+      for (const [topic, payload] of topics.filter((_, k) => k % groups === g)) {
+        const moved = /^-?\d+(\.\d+)?$/.test(payload) ? String(Number(payload) + 0.01) : payload;
+        pub.publish(topic.replace(/^jk-bms\//, 'jk-burst/'), moved, { qos: 0 });
+      }
+      await sleep(2);
+    }
+    const voltage = Number(capture['jk-bms/sensor/total_voltage/state']) + 0.01;
+    await w.until(SVC('burst'), (i) => Math.abs((i['/Dc/0/Voltage']!.value as number) - voltage) < 1e-6, 'the new reading on the bus');
+    await sleep(300);
+    const updates = itemsChanged(signals, owner, since);
+    assert.ok(
+      updates.length >= 1 && updates.length <= 2,
+      `one ItemsChanged for the reading (two if it straddled a gather), got ${updates.length}`,
+    );
+    assert.ok(Object.keys(updates[0]!).length > 10, 'the first carries the reading, not a few topics of it');
+    await d.stop();
+  });
+
   test('Venus OS MQTT, portal id given: a keepalive on R/<portal>/keepalive within 5 s of start and again and again after', async () => {
     const flashmq = await FakeFlashmq.start(w.broker.url, (portal) => [`N/${portal}/battery/512/JsonData`, JSONDATA(70)]);
     try {

@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DocumentBuilder, documentKeys, topicMatches, validTopicFilter } from '../../src/input/index.js';
+import { parseLeaf } from '../../src/input/document.js';
+import { mulberry32 } from '../fuzz/lib.js';
+import { fixture } from '../support/paths.js';
 
 /** Documents are null-prototype objects; compare them as JSON data. */
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
@@ -70,6 +74,78 @@ test('tree: one plain value per topic, keyed by the levels under #', () => {
     binary_sensor: { balancing: { state: 'ON' } },
   });
   assert.equal(b.topicCount, 3);
+});
+
+test('tree: a leaf is what JSON.parse gives, else its text, whichever way it is found', () => {
+  // parseLeaf skips JSON.parse for text that cannot start JSON; it must give exactly what
+  // trying JSON.parse on every payload gives.
+  const reference = (text: string): unknown => {
+    const t = text.trim();
+    if (t === '') return undefined;
+    try {
+      return JSON.parse(t) as unknown;
+    } catch {
+      return text;
+    }
+  };
+  const corpus = [
+    ...Object.values(JSON.parse(readFileSync(fixture('foreign', 'esphome-jk-bms', 'mqtt-capture.json'), 'utf8')) as Record<string, string>),
+    'true',
+    'false',
+    'null',
+    ' true ',
+    'truex',
+    'nan',
+    'NaN',
+    'null\n',
+    'nul',
+    'Infinity',
+    '-Infinity',
+    '-',
+    '-1',
+    '+1',
+    '.5',
+    '0x10',
+    '1e5',
+    '007',
+    '"x"',
+    '"x',
+    '[1,2]',
+    '[',
+    '{"a":1}',
+    '{',
+    '\u00a01.5\u00a0',
+    '\t52.7\r\n',
+    'ON',
+    '',
+    '   ',
+    'é',
+  ];
+  const rnd = mulberry32(13);
+  const alphabet = ' \t-+.0123456789eEtrufalsn"[]{},:xON\u00a0';
+  for (let i = 0; i < 3000; i++) {
+    let s = '';
+    for (let n = Math.floor(rnd() * 8); n > 0; n--) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    corpus.push(s);
+  }
+  for (const text of corpus) assert.deepEqual(parseLeaf(text), reference(text), JSON.stringify(text));
+});
+
+test('tree: a topic gives the same keys every time; a refused topic stays refused', () => {
+  const b = new DocumentBuilder({
+    input: { format: 'tree' },
+    topics: ['jk-bms/#', 'other/+'],
+    packOf: (t) => (t.startsWith('other/') ? 'p2' : undefined),
+  });
+  for (let k = 0; k < 3; k++) {
+    assert.equal(b.accept('jk-bms/sensor/soc/state', String(50 + k)).ok, true);
+    assert.equal(b.accept('other/x', String(k)).ok, true);
+    for (const bad of ['jk-bms/a/__proto__', 'jk-bms/a//b']) {
+      const r = b.accept(bad, '1');
+      assert.equal(r.ok === false && r.kind, 'topic', `${bad}, delivery ${k}`);
+    }
+  }
+  assert.deepEqual(doc(b), { sensor: { soc: { state: 52 } }, packs: { p2: { other: { x: 2 } } } });
 });
 
 test('every leaf expires with the message that brought it: held values are only as fresh as their message', () => {
