@@ -1,10 +1,12 @@
 /**
  * 5. Scale: 16 batteries in one vbat process (a config file; each battery its own MQTT client,
  * D-Bus connection and service), each fed the full payload at 10 Hz (160 messages/s spread
- * evenly). CPU % of one core (utime + stime over the window) and RSS. Floor, at the same time:
- * the floor process with 16 MQTT subscribers and 16 bus names (the same libraries, no work).
+ * evenly), run as a GX device runs it (the release bundle, service/run's flags). CPU % of one
+ * core (utime + stime over the window), RSS and private memory (RssAnon). Floor, at the same
+ * time: the floor process with 16 MQTT subscribers and 16 bus names (the same libraries, no work).
  */
 import { sleep } from '../support/wait.js';
+import { buildRelease } from './lib/build.js';
 import { PayloadMaker } from './lib/payloads.js';
 import { cpuMs, memory, statCpuMs } from './lib/proc.js';
 import { pace, publishPacket } from './lib/publisher.js';
@@ -18,6 +20,7 @@ const RATE_HZ = 10;
 export async function runScale(ctx: Context): Promise<Record<string, unknown>> {
   const warmS = ctx.quick ? 1 : 4;
   const windowS = ctx.quick ? 2 : 15;
+  const bundle = await buildRelease();
   const world = await World.start(ctx.build!);
   try {
     const names = Array.from({ length: BATTERIES }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
@@ -30,7 +33,7 @@ export async function runScale(ctx: Context): Promise<Record<string, unknown>> {
       '',
     ].join('\n');
     const maker = new PayloadMaker();
-    const vbat = world.vbatConfig(yaml);
+    const vbat = world.vbatConfig(yaml, bundle);
     const floor = world.floor(
       topics,
       names.map((n) => `com.victronenergy.battery.floor_${n}`),
@@ -69,7 +72,9 @@ export async function runScale(ctx: Context): Promise<Record<string, unknown>> {
     const s = r.ms / 1000;
     const pct = (vCpu / 1000 / s) * 100;
     const floorPct = (fCpu / 1000 / s) * 100;
-    ctx.log(`  16 × 10 Hz: vbat ${round(pct, 1)} % CPU, ${round(vm.rssMb, 1)} MB; floor ${round(floorPct, 1)} %, ${round(fm.rssMb, 1)} MB`);
+    ctx.log(
+      `  16 × 10 Hz: vbat ${round(pct, 1)} % CPU, ${round(vm.rssMb, 1)} MB (private ${round(vm.rssAnonMb, 1)}); floor ${round(floorPct, 1)} %, ${round(fm.rssMb, 1)} MB (${round(fm.rssAnonMb, 1)})`,
+    );
     return {
       batteries: BATTERIES,
       rateHzEach: RATE_HZ,
@@ -84,6 +89,7 @@ export async function runScale(ctx: Context): Promise<Record<string, unknown>> {
         note: 'utime + stime (10 ms ticks), cross-check',
       },
       rssMb: figure(vm.rssMb, 'MB', { floor: fm.rssMb, target: TARGETS.scaleRssMb, digits: 1 }),
+      rssAnonMb: figure(vm.rssAnonMb, 'MB', { floor: fm.rssAnonMb, target: TARGETS.scaleRssAnonMb, digits: 1 }),
       peakRssMb: figure(vm.hwmMb, 'MB', { floor: fm.hwmMb, digits: 1 }),
       cpuMsPerPayload: figure(vCpu / r.sent, 'ms', { floor: fCpu / r.sent, digits: 4 }),
     };

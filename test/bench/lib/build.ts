@@ -75,11 +75,19 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promi
   });
 }
 
+let release: Promise<string> | undefined;
+
 /**
  * The release bundle as GX devices run it (`npm run package`: one esbuild-bundled vbat.js with its
- * mappings and schemas), unpacked into test/bench/results/release/. Returns the path of vbat.js.
+ * mappings and schemas), unpacked into test/bench/results/release/; built once per bench run.
+ * Returns the path of vbat.js.
  */
-export async function buildRelease(): Promise<string> {
+export function buildRelease(): Promise<string> {
+  release ??= packageRelease();
+  return release;
+}
+
+async function packageRelease(): Promise<string> {
   rmSync(RELEASE_DIR, { recursive: true, force: true });
   mkdirSync(RELEASE_DIR, { recursive: true });
   await run(process.execPath, [join(repoRoot, 'service', 'build-release.mjs'), '--out', RELEASE_DIR], repoRoot, 120_000);

@@ -64,10 +64,10 @@ export class World {
   }
 
   /** vbat with a config file of several batteries. */
-  vbatConfig(yaml: string): Proc {
+  vbatConfig(yaml: string, script?: string): Proc {
     const file = join(this.tmp, `config-${this.procs.length}.yaml`);
     writeFileSync(file, yaml);
-    return this.vbat(['--config', file]);
+    return this.vbat(['--config', file], script);
   }
 
   /** The floor process: bare MQTT subscribers and D-Bus names (see floor-process.ts). */
