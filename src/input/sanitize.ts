@@ -8,6 +8,8 @@
 
 /** Keys and topic levels refused in every input format. */
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+// isForbiddenKey() looks at lengths first: a key added here must keep to them, or that changes too.
+if ([...FORBIDDEN].some((k) => k.length !== 9 && k.length !== 11)) throw new Error('isForbiddenKey(): update its lengths');
 
 /** Deeper documents are refused: real BMS payloads nest 3-4 levels. */
 export const MAX_DEPTH = 32;
@@ -37,7 +39,8 @@ export function blank(): Tree {
 }
 
 export function isForbiddenKey(key: string): boolean {
-  return FORBIDDEN.has(key);
+  // Every forbidden key is 9 or 11 characters long: most keys are told apart without hashing them.
+  return (key.length === 9 || key.length === 11) && FORBIDDEN.has(key);
 }
 
 /** Objects as vbat builds them (never arrays). */
@@ -62,8 +65,9 @@ export function sanitize(value: unknown, depth = 0): unknown {
   Object.setPrototypeOf(value, NOTHING);
   const tree = value as Tree;
   for (const key in tree) {
-    if (FORBIDDEN.has(key)) throw new InputRefusal('key', `key "${key}" is not allowed`);
-    sanitize(tree[key], depth + 1);
+    if (isForbiddenKey(key)) throw new InputRefusal('key', `key "${key}" is not allowed`);
+    const v = tree[key];
+    if (typeof v === 'object' && v !== null) sanitize(v, depth + 1);
   }
   return value;
 }
